@@ -1,0 +1,404 @@
+"""Read an article (txt, md, html file or URL) into title, metadata, paragraphs and sentences.
+
+HTML goes through trafilatura (main-text extraction is a solved problem there); plain text and
+Markdown are split on blank lines with Markdown markup reduced to its text. Paragraphs that are
+boilerplate (share buttons, donation appeals, disclaimers, nav labels) are kept aside in
+``Article.boilerplate`` so the report can show them, but never reach the sentence aligner.
+Sentences come from pysbd, a rule-based splitter ported from Ruby's pragmatic_segmenter: it
+handles abbreviations, decimals, "17 – killed" style numbers and quotes, needs no model data
+and is deterministic, which a hand-written regex is not on real news prose.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .links import is_media_content_type, media_kind
+from .utils import MediaprocError, to_jsonable
+
+__all__ = ["Sentence", "Paragraph", "Article", "Document", "ArticleError",
+           "load_document", "parse_article", "read_article"]
+
+_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) mediaproc/0.1 (+article reader)"
+_HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml"}
+_MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+_MIN_WORDS = 4        # less body text than this is a menu or an error page, not an article
+# Leading bytes of containers we hand to the media stages instead of reading as text.
+_MEDIA_MAGIC = (b"\x1aE\xdf\xa3", b"ID3", b"OggS", b"fLaC", b"RIFF", b"#EXTM3U", b"\xff\xfb", b"\xff\xf3")
+
+
+class ArticleError(MediaprocError):
+    """The source cannot be read as an article (missing, binary, empty, too large, unreachable)."""
+
+
+@dataclass
+class Sentence:
+    paragraph: int          # index of the paragraph in Article.paragraphs
+    index: int              # index of the sentence within its paragraph
+    text: str
+    start: int              # character offsets into the paragraph's text
+    end: int
+
+
+@dataclass
+class Paragraph:
+    index: int
+    text: str
+    sentences: list[Sentence] = field(default_factory=list)
+    kind: str = "body"      # "body" or "boilerplate" (share buttons, disclaimers, donation appeals)
+    span: tuple[int, int] | None = None   # character range in Document.text (text/Markdown sources only)
+
+
+@dataclass
+class Article:
+    source: str                                   # path or URL as the user gave it
+    title: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)   # author, date, url, canonical, sitename, lang
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    boilerplate: list[Paragraph] = field(default_factory=list)
+
+    def sentences(self) -> list[Sentence]:
+        """All body sentences in reading order."""
+        return [s for p in self.paragraphs for s in p.sentences]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        def para(p: dict[str, Any]) -> Paragraph:
+            span = tuple(p["span"]) if p.get("span") else None
+            return Paragraph(index=p["index"], text=p["text"], kind=p.get("kind", "body"), span=span,
+                             sentences=[Sentence(**s) for s in p.get("sentences", [])])
+        return cls(source=data["source"], title=data.get("title", ""), metadata=dict(data.get("metadata", {})),
+                   paragraphs=[para(p) for p in data.get("paragraphs", [])],
+                   boilerplate=[para(p) for p in data.get("boilerplate", [])])
+
+
+@dataclass
+class Document:
+    """The raw source: what :func:`load_document` read, before any parsing."""
+    source: str               # as the user gave it
+    url: str | None           # base URL for resolving links: the final page URL, None for local files
+    kind: str                 # "html", "text", "markdown" or "media"
+    text: str                 # decoded text ("" for media)
+    path: Path | None = None  # local file, if any
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_document(source: str, *, timeout: float = 30, max_bytes: int = 20_000_000) -> Document:
+    """Read a local file or fetch an http(s) URL; media (by extension, magic or Content-Type) is not read."""
+    if re.match(r"(?i)https?://", source):
+        return _fetch(source, timeout=timeout, max_bytes=max_bytes)
+    if re.match(r"(?i)[a-z][a-z0-9+.-]+://", source) and not source.lower().startswith("file://"):
+        raise ArticleError(f"{source}: unsupported URL scheme (use http, https or a local file)")
+    path = Path(urllib.parse.unquote(source[7:]) if source.lower().startswith("file://") else source).expanduser()
+    if not path.exists():
+        raise ArticleError(f"{source}: no such file")
+    if not path.is_file():
+        raise ArticleError(f"{source}: not a regular file")
+    if media_kind(path.name):
+        return Document(source, None, "media", "", path.resolve())
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ArticleError(f"{source}: {size / 1e6:.1f} MB is larger than the {max_bytes / 1e6:g} MB limit "
+                           "for an article")
+    data = path.read_bytes()
+    if data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp":
+        return Document(source, None, "media", "", path.resolve())
+    suffix = path.suffix.lower()
+    kind = "html" if suffix in _HTML_SUFFIXES else "markdown" if suffix in _MARKDOWN_SUFFIXES else \
+        "text" if suffix == ".txt" else None
+    text = _decode(source, data, None, html=kind == "html" or (kind is None and _looks_like_html(data)))
+    kind = kind or ("html" if _looks_like_html(data) else "text")
+    return Document(source, None, kind, text, path.resolve())
+
+
+def _fetch(url: str, *, timeout: float, max_bytes: int) -> Document:
+    if media_kind(url):
+        return Document(url, url, "media", "")
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "text/html,*/*;q=0.8"})
+    deadline = time.monotonic() + timeout
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            final = response.geturl()
+            ctype = response.headers.get("Content-Type", "")
+            if is_media_content_type(ctype):
+                return Document(url, final, "media", "")
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise ArticleError(f"{url}: {int(length) / 1e6:.1f} MB is larger than the "
+                                   f"{max_bytes / 1e6:g} MB limit for an article")
+            chunks: list[bytes] = []
+            received = 0
+            while block := response.read(64 * 1024):
+                received += len(block)
+                if received > max_bytes:
+                    raise ArticleError(f"{url}: more than the {max_bytes / 1e6:g} MB limit for an article")
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                chunks.append(block)
+    except urllib.error.HTTPError as exc:
+        raise ArticleError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (TimeoutError, OSError) as exc:   # socket.timeout is TimeoutError; URLError is an OSError
+        reason = getattr(exc, "reason", exc)
+        if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+            raise ArticleError(f"{url}: no complete answer within {timeout:g} s (timed out)") from None
+        raise ArticleError(f"{url}: cannot fetch ({reason})") from None
+    data = b"".join(chunks)
+    if data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp":
+        return Document(url, final, "media", "")
+    html = "html" in ctype.lower() or "xml" in ctype.lower() or (not ctype and _looks_like_html(data))
+    kind = "html" if html or _looks_like_html(data) else \
+        "markdown" if "markdown" in ctype.lower() or media_kind(final) is None and final.lower().endswith(".md") \
+        else "text"
+    charset = re.search(r"charset=([\w.:-]+)", ctype, re.I)
+    return Document(url, final, kind, _decode(url, data, charset.group(1) if charset else None, html=kind == "html"))
+
+
+def _looks_like_html(data: bytes) -> bool:
+    head = data[:4096].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head or b"<head" in head
+
+
+def _decode(source: str, data: bytes, declared: str | None, *, html: bool) -> str:
+    """UTF-8 (with or without BOM) or, for HTML, the charset the server or page declares; else refuse."""
+    if not data.strip():
+        raise ArticleError(f"{source}: the file is empty")
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace")
+    if b"\x00" in data[:8192]:
+        raise ArticleError(f"{source}: binary data, not a text or HTML article")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        meta = re.search(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", data[:8192], re.I) if html else None
+        charset = declared or (meta.group(1).decode("ascii") if meta else None)
+        if charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            try:
+                return data.decode(charset, errors="replace")
+            except LookupError:
+                pass
+        raise ArticleError(f"{source}: not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset "
+                           f"{exc.start}); save it as UTF-8") from None
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > 0.01 * min(len(text), 8192) + 2:
+        raise ArticleError(f"{source}: binary data, not a text or HTML article")
+    return text
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def read_article(source: str, **kw: Any) -> Article:
+    """``parse_article(load_document(source, **kw))``."""
+    return parse_article(load_document(source, **kw))
+
+
+def parse_article(doc: Document) -> Article:
+    """Title, metadata, body paragraphs with sentences, and the boilerplate set aside."""
+    if doc.kind == "media":
+        name = doc.path.name if doc.path else urllib.parse.urlsplit(doc.url or doc.source).path.rsplit("/", 1)[-1]
+        return Article(source=doc.source, title=name, metadata={"url": doc.url} if doc.url else {})
+    if doc.kind == "html":
+        title, metadata, blocks = _html_blocks(doc)
+    else:
+        title, metadata, blocks = _text_blocks(doc.text)
+    # The extractor repeats the headline as the first block; it is the title, not a body sentence.
+    if blocks and title and _squash(blocks[0][0]) == _squash(title):
+        blocks = blocks[1:]
+    if not blocks:
+        raise ArticleError(f"{doc.source}: no article text found")
+    article = Article(source=doc.source, title=title, metadata=metadata)
+    labels = ["navigation" if links_only else _boilerplate_label(text) for text, _, links_only in blocks]
+    # In saved text, a standfirst between the title and the byline is header material, not body.
+    byline = next((i for i, label in enumerate(labels[:4]) if label == "byline"), 0)
+    for i in range(byline):
+        labels[i] = labels[i] or "header"
+        metadata.setdefault("description", blocks[i][0])
+    for (text, span, _), label in zip(blocks, labels):
+        if label == "byline" and "author" not in metadata:
+            metadata["author"] = re.sub(r"(?i)^by\s+", "", text).strip()
+        if label == "dateline" and "date" not in metadata:
+            metadata["date"] = _iso_date(text) or text
+        if label:
+            article.boilerplate.append(Paragraph(len(article.boilerplate), text, kind="boilerplate", span=span))
+        else:
+            article.paragraphs.append(Paragraph(len(article.paragraphs), text, span=span))
+    if sum(len(p.text.split()) for p in article.paragraphs) < _MIN_WORDS:
+        raise ArticleError(f"{doc.source}: no article text found (fewer than {_MIN_WORDS} words of prose "
+                           "outside navigation and boilerplate)")
+    for para in article.paragraphs:
+        para.sentences = split_sentences(para.text, metadata.get("lang", "en"), para.index)
+    return article
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().casefold()
+
+
+def _html_blocks(doc: Document) -> tuple[str, dict[str, str], list[tuple[str, None, bool]]]:
+    import trafilatura
+    from lxml import html as lxml_html
+
+    try:
+        result = trafilatura.bare_extraction(doc.text, url=doc.url, with_metadata=True, include_comments=False,
+                                             include_tables=False, favor_precision=False)
+    except Exception as exc:  # trafilatura raises assorted lxml/parser errors on broken markup
+        raise ArticleError(f"{doc.source}: cannot parse the HTML ({type(exc).__name__})") from None
+    if result is None or not (result.text or "").strip():
+        raise ArticleError(f"{doc.source}: no article text found in the HTML")
+    metadata: dict[str, str] = {}
+    try:
+        tree = lxml_html.document_fromstring(doc.text.encode("utf-8"))
+    except Exception:
+        tree = None
+    if tree is not None:
+        canonical = tree.xpath('//link[translate(@rel,"CANONICAL","canonical")="canonical"]/@href')
+        lang = tree.get("lang") or next(iter(tree.xpath('//meta[@http-equiv="content-language"]/@content')), None)
+        if canonical:
+            metadata["canonical"] = urllib.parse.urljoin(doc.url or "", canonical[0].strip())
+        if lang:
+            metadata["lang"] = lang.strip().split("-")[0].lower()
+    for key, value in (("author", result.author), ("date", result.date), ("sitename", result.sitename),
+                       ("url", doc.url or result.url), ("lang", result.language)):
+        if value and key not in metadata:
+            metadata[key] = str(value)
+    lines = [re.sub(r"\s+", " ", line).strip() for line in result.text.splitlines()]
+    return (result.title or "").strip(), metadata, [(line, None, False) for line in lines if _has_words(line)]
+
+
+# Markdown reduced to text: images and links to their text, autolinks to their URL, emphasis and
+# code markers dropped. The inputs are articles saved as text, so this beats a full Markdown
+# parser, which would turn "1." lines into lists and indented lines into code.
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_MD_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_MD_CODE = re.compile(r"`([^`]*)`")
+_MD_LINE_PREFIX = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-+*]\s+(?=\S)|\d{1,3}[.)]\s+(?=\S))")
+_BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown inline markup reduced to what a reader sees (link text, not link targets)."""
+    text = _MD_IMAGE.sub(r"\1", text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_AUTOLINK.sub(r"\1", text)
+    text = _MD_CODE.sub(r"\1", text)
+    for _ in range(2):   # nested emphasis (***bold italic***, *a **b***)
+        text = _MD_EMPHASIS.sub(r"\2", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def _text_blocks(text: str) -> tuple[str, dict[str, str], list[tuple[str, tuple[int, int], bool]]]:
+    """Blank-line separated blocks (headings and list items on their own): (text, span in ``text``,
+    whether the block was nothing but Markdown links, i.e. a navigation line)."""
+    blocks: list[tuple[str, tuple[int, int], bool]] = []
+    current: list[tuple[str, int, int]] = []
+
+    def flush() -> None:
+        if current:
+            raw = " ".join(line for line, _, _ in current)
+            links_only = not _has_words(_MD_LINK.sub("", raw)) and bool(_MD_LINK.search(raw))
+            blocks.append((markdown_to_text(raw), (current[0][1], current[-1][2]), links_only))
+            current.clear()
+
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        start, end = pos, pos + len(raw.rstrip("\r\n"))
+        pos += len(raw)
+        line = raw.strip()
+        if not line or re.fullmatch(r"[-*_=\s]{3,}|[*#~]+", line):
+            flush()
+            continue
+        prefix = _MD_LINE_PREFIX.match(raw)
+        if prefix and not raw.lstrip().startswith(">"):
+            flush()   # a heading or list item starts its own paragraph
+        current.append((raw[prefix.end():].strip() if prefix else line, start, end))
+        if prefix and raw.lstrip().startswith("#"):
+            flush()
+    flush()
+    # A paragraph that is only a URL is a link, not prose: links.find_links reports it.
+    blocks = [block for block in blocks if _has_words(block[0]) and not _BARE_URL.match(block[0])]
+    return (blocks[0][0] if blocks else ""), {}, blocks[1:]
+
+
+def _has_words(text: str) -> bool:
+    return bool(re.search(r"\w{2,}", text))
+
+
+# --------------------------------------------------------------------------- boilerplate
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = re.compile(rf"(?i)\b(?:(\d{{1,2}})\s+({_MONTHS})\s+(\d{{4}})|({_MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})|(\d{{4}})-(\d\d)-(\d\d))\b")
+_BOILERPLATE_START = re.compile(
+    r"(?i)^\W*(?:note to readers|disclaimer|copyright|©|\(c\)\s|all rights reserved|share (?:this|on)\b|"
+    r"click (?:here|to share)|follow us|subscribe\b|sign up for|support (?:us\b|\S.{0,60}? in its)|donate\b|"
+    r"become a (?:member|patron|subscriber)|articles by\s*:|comment on .{0,80}\b(?:facebook|articles)|"
+    r"the original source of this article|for media inquiries|(?:region|theme|tags?|topics?|filed under|"
+    r"in-depth report|related(?: articles| posts| videos| coverage)?|read more|see also|more on this|"
+    r"categories|keywords)\s*:|advertisement\b|this article (?:was|is) (?:originally )?published|"
+    r"(?:photo|image|video) credit\s*:)")
+_BOILERPLATE_ANYWHERE = re.compile(r"(?i)all rights reserved|\bpatreon\.com\b|\bpaypal\b|please (?:donate|support us)")
+
+
+def _boilerplate_label(text: str) -> str | None:
+    """Why a paragraph is boilerplate ("byline", "dateline", "boilerplate"), or None for body text."""
+    words = len(text.split())
+    if words <= 8 and re.match(r"(?i)^by\s+\w", text):
+        return "byline"
+    if words <= 8 and _DATE.search(text):
+        return "dateline"
+    if _BOILERPLATE_START.match(text) or (len(text) < 600 and _BOILERPLATE_ANYWHERE.search(text)):
+        return "boilerplate"
+    return None
+
+
+def _iso_date(text: str) -> str | None:
+    m = _DATE.search(text)
+    if not m:
+        return None
+    if m.group(7):
+        return f"{m.group(7)}-{m.group(8)}-{m.group(9)}"
+    day, month, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
+    return datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+@lru_cache(maxsize=8)
+def _segmenter(lang: str) -> Any:
+    import pysbd
+    return pysbd.Segmenter(language=lang if lang in pysbd.languages.LANGUAGE_CODES else "en", clean=False)
+
+
+def split_sentences(text: str, lang: str = "en", paragraph: int = 0) -> list[Sentence]:
+    """Sentences of one paragraph with character offsets into ``text`` (whitespace trimmed)."""
+    sentences: list[Sentence] = []
+    pos = 0
+    for piece in _segmenter(lang).segment(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        start = text.find(piece, pos)
+        if start < 0:           # pysbd never rewrites with clean=False, but stay safe
+            start = pos
+        end = start + len(piece)
+        sentences.append(Sentence(paragraph, len(sentences), text[start:end], start, end))
+        pos = end
+    return sentences

@@ -1,0 +1,625 @@
+"""Find the video and audio a document embeds: resolve, de-duplicate and classify every media link.
+
+A link is a media *file* (by path extension, <video>/<audio> markup or schema.org contentUrl), a
+*stream* (HLS .m3u8 / DASH .mpd) or a *platform* player page (YouTube, Vimeo, ...) that only
+yt-dlp can fetch. Alternatives of one video (a <video>'s <source> children, a VideoObject's
+contentUrl and embedUrl, renditions in a player config, the same file under another query string)
+are ONE link: the best playable URL first, the rest in ``fallbacks``. Preference order, best first:
+progressive MP4/M4V/MOV (h264, one GET, plays everywhere), other video files (WebM, MKV, OGV, ...),
+audio files, extension-less files (contentUrl), HLS, DASH, platform pages.
+
+``in_article`` says whether a link belongs to the article rather than to navigation, ads, footers
+or a "related videos" rail; evidence is weighed in this order: what the page declares about itself
+(JSON-LD, og:video) > where the element sits (ancestors, position relative to the article's
+paragraphs) > player configuration in scripts (a playlist of several videos is a rail).
+Local media files are reported with ``url`` = their absolute path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+    from .article import Article, Document
+
+__all__ = ["MediaLink", "find_links", "format_links", "media_kind", "is_media_content_type", "platform_of"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = ("mp4", "m4v", "mov", "webm", "mkv", "ogv", "avi", "mpg", "mpeg", "ts")
+AUDIO_EXTENSIONS = ("mp3", "m4a", "aac", "ogg", "oga", "opus", "wav", "flac")
+STREAM_EXTENSIONS = ("m3u8", "mpd")
+_EXT = re.compile(r"\.([a-z0-9]{2,5})$", re.I)
+_PLATFORMS = [(name, re.compile(pattern, re.I)) for name, pattern in [
+    ("youtube", r"^(?:www\.|m\.)?youtube(?:-nocookie)?\.com/(?:embed/|v/|watch\b|shorts/|live/)|^youtu\.be/"),
+    ("vimeo", r"^player\.vimeo\.com/video/\d|^(?:www\.)?vimeo\.com/\d"),
+    ("dailymotion", r"^(?:www\.)?dailymotion\.com/(?:embed/)?video/|^dai\.ly/|^geo\.dailymotion\.com/player"),
+    ("twitch", r"^(?:clips|player)\.twitch\.tv/|^(?:www\.)?twitch\.tv/(?:videos/|\w+/clip/)"),
+    ("rumble", r"^(?:www\.)?rumble\.com/embed/"),
+    ("facebook", r"^(?:www\.)?facebook\.com/(?:plugins/video\.php|[^/]+/videos/|watch)"),
+    ("bitchute", r"^(?:www\.)?bitchute\.com/(?:embed|video)/"),
+    ("odysee", r"^odysee\.com/\$/embed/"),
+    ("streamable", r"^streamable\.com/(?:e|o)/"),
+    ("tiktok", r"^(?:www\.)?tiktok\.com/embed"),
+    ("vk", r"^vk\.com/video_ext\.php"),
+    ("okru", r"^ok\.ru/videoembed/"),
+    ("brightcove", r"^players\.brightcove\.net/"),
+    ("jwplayer", r"^(?:cdn|content)\.jwplayer\.com/players/"),
+    ("soundcloud", r"^w\.soundcloud\.com/player"),
+    ("peertube", r"^[^/]+/videos/embed/"),
+]]
+_MEDIA_TYPES = re.compile(r"(?i)^\s*(?:video/|audio/|application/(?:vnd\.apple\.mpegurl|x-mpegurl|dash\+xml))")
+# Quoted media URLs inside scripts and attribute JSON (absolute, protocol-relative or root-relative).
+# ".ts" is left out here: in scripts it is mostly TypeScript, not MPEG transport streams.
+_SCRIPT_MEDIA_URL = re.compile(
+    r"""(?i)(?<=["'])((?:https?:)?//[^"'\s<>]+?|/[^"'\s<>/][^"'\s<>]*?)\.(?:%s)(?:\?[^"'\s<>]*)?(?=["'])"""
+    % "|".join(e for e in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS + STREAM_EXTENSIONS if e != "ts"))
+_TEXT_URL = re.compile(r"""(?i)\b(?:https?://|www\.)[^\s<>"'\]\[]+""")
+_MD_LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_ENTRY_KEYS = {"title", "name", "headline", "hed", "description", "slug", "id", "guid", "mediaid"}
+_OUTSIDE_TAGS = {"nav", "footer", "aside", "menu"}
+_OUTSIDE_TOKENS = re.compile(
+    r"(?i)^(?:related|recommended?|recommendations?|more|playlist|sidebar|rail|nav|navbar|navigation|menu|footer|"
+    r"promo|promoted|sponsor(?:ed)?|ads?|advert|advertisement|adslot|dfp|gpt|outbrain|taboola|trending|popular|"
+    r"most|widget|newsletter|breadcrumbs?|seealso|carousel|banner|comments?|disqus|share|social)$")
+_SKIP_TEXT_TAGS = {"script", "style", "noscript", "template", "head"}
+_LAZY_SRC = re.compile(r"^data-(?:[\w-]*-)?src$")
+_SLACK_BEFORE, _SLACK_AFTER = 1500, 400   # alphanumeric characters around the article body still "in" it
+
+
+@dataclass
+class MediaLink:
+    url: str                  # absolute URL (or absolute path for a local media file)
+    kind: str                 # "file", "stream" (HLS/DASH) or "platform" (hand to yt-dlp)
+    media_type: str | None    # "video", "audio" or None when unknown
+    found_in: str             # selector or pattern, e.g. "video>source[src]", "json-ld VideoObject.contentUrl"
+    paragraph: int | None     # index of the nearest Article.paragraphs entry, None if not placeable
+    in_article: bool = True   # False for navigation, ads, related-video rails, footers
+    fallbacks: list[str] = field(default_factory=list)   # other URLs of the same media, best first
+
+
+def media_kind(url: str) -> tuple[str, str | None] | None:
+    """("file"|"stream", "video"|"audio"|None) when the URL's path ends in a media extension, else None."""
+    path = urllib.parse.urlsplit(url.strip()).path if "://" in url or url.startswith("//") else url.split("?")[0]
+    match = _EXT.search(path.rstrip("/"))
+    ext = match.group(1).lower() if match else ""
+    if ext in STREAM_EXTENSIONS:
+        return "stream", None
+    if ext in VIDEO_EXTENSIONS:
+        return "file", "video"
+    if ext in AUDIO_EXTENSIONS:
+        return "file", "audio"
+    return None
+
+
+def is_media_content_type(ctype: str) -> bool:
+    """True for video/*, audio/*, HLS and DASH content types."""
+    return bool(_MEDIA_TYPES.match(ctype or ""))
+
+
+def platform_of(url: str) -> str | None:
+    """The video platform whose player page ``url`` is ("youtube", "vimeo", ...), else None."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https", ""):
+        return None
+    hostpath = (parts.netloc + parts.path).lower()
+    return next((name for name, pattern in _PLATFORMS if pattern.search(hostpath)), None)
+
+
+def format_links(links: list[MediaLink]) -> str:
+    """One line per link: URL, kind, media type, paragraph, where found; off-article links marked."""
+    lines = []
+    for link in links:
+        where = f"p{link.paragraph}" if link.paragraph is not None else "-"
+        flag = "" if link.in_article else "  [not in article]"
+        extra = f"  (+{len(link.fallbacks)} fallback{'s' * (len(link.fallbacks) != 1)})" if link.fallbacks else ""
+        lines.append(f"{link.url}\t{link.kind}\t{link.media_type or '-'}\t{where}\t{link.found_in}{extra}{flag}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass
+class _Candidate:
+    urls: list[str]           # raw (unresolved) URLs of one media item
+    found_in: str
+    tier: str                 # "declared" (JSON-LD, og), "dom" (element), "config" (script/JSON), "text"
+    media_type: str | None = None
+    element: Any = None       # lxml element for position / ancestor checks
+    in_article: bool | None = None   # None: decide from the element's position
+    paragraph: int | None = None
+    order: int = 0
+    embeds: list[str] = field(default_factory=list)   # those of ``urls`` that are HTML player pages
+
+
+_TIER_RANK = {"declared": 0, "text": 0, "dom": 1, "config": 2}
+
+
+def find_links(doc: Document, article: Article | None = None) -> list[MediaLink]:
+    """Every media link in ``doc``, resolved, de-duplicated and classified, in document order."""
+    if doc.kind == "media":
+        target = doc.url or str(doc.path)
+        kind, media_type = media_kind(target) or ("file", None)
+        return [MediaLink(target, kind, media_type, "source", None)]
+    if doc.kind == "html":
+        candidates, base = _html_candidates(doc, article)
+    else:
+        candidates, base = _text_candidates(doc, article), doc.url or ""
+    return _merge(candidates, base)
+
+
+def _text_candidates(doc: Document, article: Article | None) -> list[_Candidate]:
+    """Bare URLs, <autolinks> and Markdown link targets whose path is a media file or stream."""
+    found: dict[int, tuple[str, str]] = {}
+    for match in _MD_LINK_TARGET.finditer(doc.text):
+        found[match.start(1)] = (match.group(1), "markdown link")
+    for match in _TEXT_URL.finditer(doc.text):
+        url = match.group(0).rstrip(".,;:!?)>'\"*_")
+        if not any(start <= match.start() < start + len(u) for start, (u, _) in found.items()):
+            found.setdefault(match.start(), (url, "bare URL"))
+    spans = [(p.span, p.index, True) for p in (article.paragraphs if article else []) if p.span]
+    spans += [(p.span, None, False) for p in (article.boilerplate if article else []) if p.span]
+    out = []
+    for offset, (url, how) in sorted(found.items()):
+        if url.lower().startswith("www."):
+            url = "https://" + url
+        if not media_kind(url):
+            continue
+        paragraph, in_article = _nearest_span(offset, spans)
+        out.append(_Candidate([url], how, "text", in_article=in_article, paragraph=paragraph, order=offset))
+    return out
+
+
+def _nearest_span(offset: int, spans: list[tuple[tuple[int, int], int | None, bool]]) -> tuple[int | None, bool]:
+    """(nearest body paragraph, whether the offset is outside every boilerplate paragraph)."""
+    for (start, end), _, body in spans:
+        if start <= offset < end and not body:
+            return _nearest_body(offset, spans), False
+    return _nearest_body(offset, spans), True
+
+
+def _nearest_body(offset: int, spans: list[tuple[tuple[int, int], int | None, bool]]) -> int | None:
+    body = [(span, index) for span, index, is_body in spans if is_body]
+    before = [index for (start, _), index in body if start <= offset]
+    if before:
+        return before[-1]
+    return body[0][1] if body else None
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _html_candidates(doc: Document, article: Article | None) -> tuple[list[_Candidate], str]:
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.document_fromstring(doc.text.encode("utf-8"), parser=lxml_html.HTMLParser(
+            encoding="utf-8", remove_comments=True, huge_tree=True))
+    except (etree.ParserError, ValueError):
+        return [], doc.url or ""
+    base = _base_url(root, doc)
+    index = _TextIndex(root, article)
+    out: list[_Candidate] = []
+    for order, el in enumerate(root.iter(etree.Element)):
+        for cand in _element_candidates(el):
+            cand.order = order
+            out.append(cand)
+    out += _microdata_candidates(root)
+    out += _meta_candidates(root)
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() == "application/ld+json":
+            out += _jsonld_candidates(script.text or "")
+        elif script.text and _SCRIPT_MEDIA_URL.search(_unescape(script.text)):
+            out += _config_candidates(script.text, f"script[{script.get('type') or 'text/javascript'}]")
+    for cand in out:
+        if cand.element is not None:
+            cand.paragraph, near = index.place(cand.element)
+            if cand.in_article is None:
+                cand.in_article = near and not _outside_ancestor(cand.element, index.container)
+            cand.order = index.order(cand.element)
+        elif cand.in_article is None:
+            cand.in_article = True
+    return out, base
+
+
+def _base_url(root: HtmlElement, doc: Document) -> str:
+    """<base href> (resolved against the page) > page URL > canonical/og:url of a saved page > the file."""
+    page = doc.url or next(iter(root.xpath('//link[translate(@rel,"CANONICAL","canonical")="canonical"]/@href'
+                                           ' | //meta[@property="og:url"]/@content')), None)
+    if page is None and doc.path is not None:
+        page = doc.path.as_uri()
+    base = next(iter(root.xpath("//base/@href")), None)
+    return urllib.parse.urljoin(page or "", base.strip()) if base else (page or "").strip()
+
+
+def _element_candidates(el: HtmlElement) -> Iterator[_Candidate]:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    if tag in ("video", "audio"):
+        urls = [el.get("src") or el.get("data-src")]
+        urls += [s.get("src") or s.get("data-src") for s in el.iter("source")]
+        urls = [u for u in urls if u]
+        if urls:
+            yield _Candidate(urls, f"{tag}[src]" if el.get("src") else f"{tag}>source[src]", "dom", tag, el)
+    elif tag in ("iframe", "frame", "embed", "object"):
+        attr = "data" if tag == "object" else "src"
+        srcs = [(attr, el.get(attr))] + [(k, v) for k, v in el.attrib.items() if _LAZY_SRC.match(k)]
+        srcs += [(f"param[{p.get('name')}]", p.get("value")) for p in el.iter("param")
+                 if (p.get("name") or "").lower() in ("movie", "src", "url", "file", "video")]
+        for name, src in srcs:
+            src = (src or "").strip()
+            if not src or src.lower().startswith(("about:", "javascript:", "data:")):
+                continue
+            if platform_of(src) or media_kind(src):
+                yield _Candidate([src], f"{tag}[{name}]", "dom", None, el)
+                break
+            nested = [v for _, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(src).query) if media_kind(v)]
+            if nested:
+                key = next(k for k, v in urllib.parse.parse_qsl(urllib.parse.urlsplit(src).query) if v == nested[0])
+                yield _Candidate(nested, f"{tag}[{name}] query {key}=", "dom", None, el)
+                break
+    elif tag == "a" and media_kind(el.get("href") or ""):
+        yield _Candidate([el.get("href")], "a[href]", "dom", None, el)
+    elif tag == "input" and media_kind(el.get("value") or ""):
+        yield _Candidate([el.get("value")], f"input[name={el.get('name')}][value]", "dom", None, el)
+    if tag in ("video", "audio", "source", "iframe", "frame"):
+        return
+    for name, value in el.attrib.items():
+        if not name.startswith("data-") or not value or _LAZY_SRC.match(name) and tag in ("iframe", "frame"):
+            continue
+        value = value.strip()
+        if media_kind(value) and not value.startswith(("{", "[")):
+            yield _Candidate([value], f"{tag}[{name}]", "dom", None, el)
+        elif value.startswith(("{", "[")) and _SCRIPT_MEDIA_URL.search(_unescape(value)):
+            for cand in _config_candidates(value, f"{tag}[{name}] JSON"):
+                cand.element = el if cand.in_article is None else None
+                yield cand
+
+
+def _microdata_candidates(root: HtmlElement) -> list[_Candidate]:
+    """itemprop=contentUrl/embedUrl (any case) of a schema.org VideoObject/AudioObject/MediaObject item."""
+    groups: dict[Any, _Candidate] = {}
+    for el in root.xpath("//*[@itemprop]"):
+        prop = el.get("itemprop", "").strip().lower()
+        if prop not in ("contenturl", "embedurl"):
+            continue
+        value = next((el.get(a) for a in ("content", "href", "src", "data", "value") if el.get(a)), None) \
+            or (el.text or "").strip()
+        scope = next((a for a in el.iterancestors() if a.get("itemscope") is not None), None)
+        itemtype = (scope.get("itemtype") or "") if scope is not None else ""
+        media = re.search(r"(Video|Audio|Media)Object", itemtype)
+        if not value or not (media or media_kind(value)):
+            continue
+        media_type = {"Video": "video", "Audio": "audio"}.get(media.group(1)) if media else None
+        cand = groups.setdefault(scope if scope is not None else el, _Candidate(
+            [], f"microdata {media.group(0) if media else 'item'}", "dom", media_type, el))
+        if prop == "contenturl":
+            cand.urls.insert(0, value)
+            cand.found_in += ".contentUrl"
+        else:
+            cand.urls.append(value)
+            cand.embeds.append(value)
+    return list(groups.values())
+
+
+def _meta_candidates(root: HtmlElement) -> list[_Candidate]:
+    """og:video(:url|:secure_url), og:audio, twitter:player:stream (and twitter:player if a platform)."""
+    out: dict[str, _Candidate] = {}
+    for meta in root.iter("meta"):
+        prop = (meta.get("property") or meta.get("name") or "").strip().lower()
+        value = (meta.get("content") or "").strip()
+        if not value:
+            continue
+        if prop in ("og:video", "og:video:url", "og:video:secure_url", "og:audio", "og:audio:url",
+                    "og:audio:secure_url", "twitter:player:stream", "twitter:player"):
+            if prop == "twitter:player" and not platform_of(value):
+                continue
+            media_type = "audio" if "audio" in prop else "video"
+            cand = out.setdefault(media_type, _Candidate([], f"meta[{prop}]", "declared", media_type, in_article=True))
+            cand.urls.insert(0, value) if prop.endswith("secure_url") else cand.urls.append(value)
+    return list(out.values())
+
+
+def _jsonld_candidates(text: str) -> list[_Candidate]:
+    """VideoObject/AudioObject contentUrl (+ embedUrl as fallback) anywhere in a JSON-LD block."""
+    data = _loads_lenient(text)
+    if data is None:
+        log.warning("skipping a JSON-LD block that is not valid JSON")
+        return []
+    out = []
+
+    def walk(node: Any, in_list: bool) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, in_list)
+        elif isinstance(node, dict):
+            types = node.get("@type") or []
+            types = [types] if isinstance(types, str) else [t for t in types if isinstance(t, str)]
+            media = next((t for t in types if t in ("VideoObject", "AudioObject", "MediaObject")), None)
+            if media:
+                content = _strings(node.get("contentUrl")) + _strings(node.get("contentURL"))
+                embeds = _strings(node.get("embedUrl")) + _strings(node.get("embedURL"))
+                if content or embeds:
+                    kind = {"VideoObject": "video", "AudioObject": "audio"}.get(media)
+                    key = "contentUrl" if content else "embedUrl"
+                    out.append(_Candidate(content + embeds, f"json-ld {media}.{key}", "declared", kind,
+                                          in_article=not in_list, embeds=embeds))
+            inner = in_list or "ItemList" in types
+            for key, value in node.items():
+                if key not in ("contentUrl", "contentURL", "embedUrl", "embedURL"):
+                    walk(value, inner)
+
+    walk(data, False)
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, list):
+        return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    return []
+
+
+def _loads_lenient(text: str) -> Any:
+    """json.loads after stripping CDATA/comment wrappers and tolerating control characters and junk after."""
+    try:
+        return json.JSONDecoder(strict=False).raw_decode(_strip_wrappers(text))[0]
+    except ValueError:
+        return None
+
+
+def _strip_wrappers(text: str) -> str:
+    """Script text without the <![CDATA[ ]]> and <!-- --> wrappers old XHTML habits put around it."""
+    return re.sub(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$|^\s*<!--|-->\s*$", "", text.strip()).strip()
+
+
+# --------------------------------------------------------------------------- player configuration
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\/", "/").replace("\\u002F", "/").replace("\\u002f", "/").replace("\\u0026", "&")
+
+
+def _config_candidates(text: str, where: str) -> list[_Candidate]:
+    """Media URLs in script or attribute JSON, grouped per video entry; entries of a playlist are off-article."""
+    import chompjs
+
+    out: list[_Candidate] = []
+    seen: set[str] = set()
+    data = _loads_lenient(text)
+    try:
+        objects = [data] if data is not None else list(chompjs.parse_js_objects(_strip_wrappers(text)))
+    except Exception:   # chompjs raises ValueError and assorted errors on non-JS text
+        objects = []
+    for obj in objects:
+        for urls, in_playlist in _entries(obj):
+            fresh = [u for u in urls if u not in seen]
+            seen.update(urls)
+            if fresh:
+                label = f"{where} (playlist)" if in_playlist else where
+                out.append(_Candidate(fresh, label, "config", in_article=not in_playlist))
+    leftovers = [m.group(0) for m in _SCRIPT_MEDIA_URL.finditer(_unescape(text)) if m.group(0) not in seen]
+    for url in dict.fromkeys(leftovers):
+        out.append(_Candidate([url], f"{where} string", "config", in_article=None))
+    return out
+
+
+def _entries(obj: Any) -> list[tuple[list[str], bool]]:
+    """(media URLs, in a playlist) per video entry: the nearest enclosing object with a title/id-like key."""
+    entries: dict[int, list[str]] = {}
+    playlist: set[int] = set()
+
+    def walk(node: Any, entry: int) -> set[int]:
+        """Walk ``node``; return the ids of entries that own media URLs at or below it."""
+        if isinstance(node, dict):
+            if _ENTRY_KEYS & {str(k).lower() for k in node}:
+                entry = id(node)
+            found: set[int] = set()
+            for value in node.values():
+                found |= walk(value, entry)
+            return found
+        if isinstance(node, list):
+            per_child = [walk(child, entry) for child in node]
+            owners = [ids - {entry} for ids in per_child if ids - {entry}]
+            if len(owners) >= 2 and len(owners) * 2 >= len(node):
+                for ids in owners:
+                    playlist.update(ids)
+            return set().union(*per_child) if per_child else set()
+        if isinstance(node, str) and media_kind(_unescape(node).strip()) and _SCRIPT_MEDIA_URL.search(f'"{node}"'):
+            entries.setdefault(entry, []).append(_unescape(node).strip())
+            return {entry}
+        return set()
+
+    walk(obj, id(obj))
+    return [(urls, key in playlist) for key, urls in entries.items()]
+
+
+# --------------------------------------------------------------------------- placement
+
+
+class _TextIndex:
+    """Document-order alphanumeric text of the page, to place elements relative to article paragraphs."""
+
+    def __init__(self, root: HtmlElement, article: Article | None) -> None:
+        from lxml import etree
+
+        self._offsets: dict[Any, int] = {}
+        ends: dict[Any, int] = {}
+        parts: list[str] = []
+        size = 0
+        skipping: Any = None     # the script/style/head element whose text we are inside
+        for event, el in etree.iterwalk(root, events=("start", "end")):
+            if event == "start":
+                self._offsets[el] = size
+                if skipping is not None:
+                    continue
+                if isinstance(el.tag, str) and el.tag in _SKIP_TEXT_TAGS:
+                    skipping = el
+                    continue
+                text = _alnum(el.text)
+            else:
+                ends[el] = size
+                if el is skipping:
+                    skipping = None
+                elif skipping is not None:
+                    continue
+                text = _alnum(el.tail)
+            parts.append(text)
+            size += len(text)
+        self._text = "".join(parts)
+        self._paragraphs: list[tuple[int, int, int]] = []   # (start, end, paragraph index)
+        pos = 0
+        for para in article.paragraphs if article else []:
+            key = _alnum(para.text)
+            start = self._text.find(key[:60], pos) if key else -1
+            if start < 0 and key:
+                start = self._text.find(key[:60])
+            if start >= 0:
+                self._paragraphs.append((start, start + len(key), para.index))
+                pos = max(pos, start)
+        self.container = root
+        if self._paragraphs:
+            first, last = min(p[0] for p in self._paragraphs), max(p[1] for p in self._paragraphs)
+            spans = [(ends[el] - start, el) for el, start in self._offsets.items()
+                     if start <= first and ends.get(el, -1) >= last]
+            self.container = min(spans, key=lambda item: item[0])[1] if spans else root
+
+    def order(self, el: HtmlElement) -> int:
+        return self._offsets.get(el, 0)
+
+    def place(self, el: HtmlElement) -> tuple[int | None, bool]:
+        """(nearest paragraph index, whether the element lies within or near the article's text)."""
+        if not self._paragraphs:
+            return None, True
+        if any(a is self.container for a in el.iterancestors()):
+            return self._nearest(el), True
+        return self._nearest(el), self._near(el)
+
+    def _nearest(self, el: HtmlElement) -> int:
+        offset = self._offsets.get(el, 0)
+        starts = sorted(self._paragraphs)
+        before = [p for p in starts if p[0] <= offset]
+        return before[-1][2] if before else starts[0][2]
+
+    def _near(self, el: HtmlElement) -> bool:
+        offset = self._offsets.get(el, 0)
+        starts = sorted(self._paragraphs)
+        first, last = starts[0][0], max(end for _, end, _ in starts)
+        return first - _SLACK_BEFORE <= offset <= last + _SLACK_AFTER
+
+
+def _alnum(text: str | None) -> str:
+    return re.sub(r"\W+|_", "", text).lower() if text else ""
+
+
+def _outside_ancestor(el: HtmlElement, container: HtmlElement) -> bool:
+    """Inside nav/footer/aside, or a box whose class/id says ad, related, rail, comments..., below the
+    point where ``el``'s ancestry meets the article container (page-wide wrappers say nothing)."""
+    shared = {id(container), *(id(a) for a in container.iterancestors())}
+    for node in [el, *el.iterancestors()]:
+        if id(node) in shared:
+            return False
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in _OUTSIDE_TAGS:
+            return True
+        tokens = re.split(r"[\s_\-]+|(?<=[a-z])(?=[A-Z])", f"{node.get('class') or ''} {node.get('id') or ''}")
+        if any(_OUTSIDE_TOKENS.match(t) for t in tokens if t):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def _merge(candidates: list[_Candidate], base: str) -> list[MediaLink]:
+    """Resolve URLs, group candidates that share a media URL, and pick each group's best URL."""
+    groups: list[dict[str, Any]] = []
+    by_key: dict[tuple[str, ...], dict[str, Any]] = {}
+    for cand in sorted(candidates, key=lambda c: (_TIER_RANK[c.tier], c.order)):
+        urls = [u for u in (_resolve(raw, base) for raw in cand.urls) if u]
+        urls = [u for u in dict.fromkeys(urls) if media_kind(u) or platform_of(u) or cand.tier in ("declared", "dom")]
+        if not urls:
+            continue
+        keys = [_key(u) for u in urls]
+        hits = [by_key[k] for k in keys if k in by_key]
+        group = hits[0] if hits else {"urls": [], "cands": [], "embeds": set()}
+        if not hits:
+            groups.append(group)
+        for other in hits[1:]:
+            if other is not group:
+                group["urls"] += other["urls"]
+                group["cands"] += other["cands"]
+                group["embeds"] |= other["embeds"]
+                groups.remove(other)
+                for k, g in list(by_key.items()):
+                    if g is other:
+                        by_key[k] = group
+        group["urls"] += urls
+        group["cands"].append(cand)
+        group["embeds"].update(_resolve(raw, base) for raw in cand.embeds)
+        for k in keys:
+            by_key[k] = group
+    links = []
+    for group in groups:
+        cands: list[_Candidate] = group["cands"]
+        embeds = group["embeds"]
+        unique = {}   # one of http/https variants of a URL, https preferred
+        for url in sorted(group["urls"], key=lambda u: not u.startswith("https:")):
+            unique.setdefault(url.split("://", 1)[-1], url)
+        urls = sorted(dict.fromkeys(u for u in group["urls"] if u in unique.values()),
+                      key=lambda u: 6 if u in embeds else _preference(u))
+        best_tier = min(_TIER_RANK[c.tier] for c in cands)
+        decisive = [c for c in cands if _TIER_RANK[c.tier] == best_tier and c.in_article is not None]
+        in_article = any(c.in_article for c in decisive) if decisive else any(c.in_article for c in cands)
+        first = min(cands, key=lambda c: (_TIER_RANK[c.tier], c.order))
+        kind, media_type = media_kind(urls[0]) or \
+            (("platform", None) if platform_of(urls[0]) or urls[0] in embeds else ("file", None))
+        media_type = next((c.media_type for c in cands if c.media_type), media_type)   # <audio>, AudioObject...
+        paragraph = next((c.paragraph for c in sorted(cands, key=lambda c: c.order) if c.paragraph is not None), None)
+        links.append((first.order, MediaLink(urls[0], kind, media_type, first.found_in, paragraph, in_article, urls[1:])))
+    links.sort(key=lambda item: (not item[1].in_article, item[0]))
+    return [link for _, link in links]
+
+
+def _resolve(raw: str, base: str) -> str | None:
+    raw = _unescape(raw.strip()).replace("&amp;", "&")
+    if not raw or raw.lower().startswith(("javascript:", "data:", "about:", "blob:", "mailto:")):
+        return None
+    url = urllib.parse.urljoin(base, raw) if base else raw
+    if url.startswith("//"):
+        url = "https:" + url
+    return url if re.match(r"(?i)(https?|file)://", url) else None
+
+
+def _key(url: str) -> tuple[str, ...]:
+    """Identity of the media behind a URL: host+path for media files (query strings are tokens or format
+    switches), the video id for YouTube (youtube.com and youtube-nocookie.com embed the same video)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.lower().removeprefix("www.")
+    if platform_of(url) == "youtube":
+        vid = re.search(r"(?:embed/|v/|shorts/|live/|youtu\.be/)([\w-]{6,})", host + parts.path) or \
+            re.search(r"(?:^|&)v=([\w-]{6,})", parts.query)
+        if vid:
+            return ("youtube", vid.group(1))
+    if media_kind(url):
+        return (host, parts.path)
+    return (host, parts.path, parts.query)
+
+
+def _preference(url: str) -> int:
+    kind = media_kind(url)
+    ext = (_EXT.search(urllib.parse.urlsplit(url).path) or [None, ""])[1].lower()
+    if kind and kind[0] == "file":
+        return 0 if ext in ("mp4", "m4v", "mov") else 1 if kind[1] == "video" else 2
+    if kind:
+        return 4 if ext == "m3u8" else 5
+    return 6 if platform_of(url) else 3
