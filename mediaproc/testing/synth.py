@@ -101,21 +101,24 @@ def narrated_video(path: str | Path, sentences: list[str], *, size: str = "640x3
     path = Path(path)
     audio, spoken, blocks = _narration(sentences, pause, voice, wpm)
     duration = len(audio) / RATE
-    bounds = blocks[1:] + [duration]
+    # Cuts on whole frames, so the reported scene times are exactly where the frames change.
+    cut_frames = [round(t * fps) for t in blocks] + [round(duration * fps)]
+    scene_times = [f / fps for f in cut_frames[:-1]]
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "narration.wav"
         _write_wav(wav, audio)
         inputs: list[str] = []
-        for i, (start, end) in enumerate(zip(blocks, bounds)):
-            inputs += ["-f", "lavfi", "-i",
-                       f"color=c={_COLOURS[i % len(_COLOURS)]}:s={size}:r={fps}:d={end - start:.3f}"]
+        chains: list[str] = []
+        for i, (first, end) in enumerate(zip(cut_frames, cut_frames[1:])):
+            inputs += ["-f", "lavfi", "-i", f"color=c={_COLOURS[i % len(_COLOURS)]}:s={size}:r={fps}"]
+            chains.append(f"[{i}:v]trim=end_frame={end - first},setpts=PTS-STARTPTS[v{i}]")
         n = len(blocks)
-        concat = "".join(f"[{i}:v]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
-        _ffmpeg(*inputs, "-i", str(wav), "-filter_complex", concat, "-map", "[v]", "-map", f"{n}:a",
+        graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+        _ffmpeg(*inputs, "-i", str(wav), "-filter_complex", graph, "-map", "[v]", "-map", f"{n}:a",
                 "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-                "-g", str(int(fps * gop_seconds)), "-force_key_frames", ",".join(f"{t:.3f}" for t in blocks),
+                "-g", str(int(fps * gop_seconds)), "-force_key_frames", ",".join(f"{t:.4f}" for t in scene_times),
                 "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", str(path))
-    return Narrated(path, duration, spoken, blocks)
+    return Narrated(path, duration, spoken, scene_times)
 
 
 def audio_only(path: str | Path, sentences: list[str], *, pause: float = 0.5, voice: str = "en-us",
