@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from functools import cache
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,21 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+@cache
+def _file_mode() -> int:
+    """0o666 less the umask: what ``open()`` would give (``mkstemp`` makes 0o600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write via a temporary file and rename, so a killed process never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

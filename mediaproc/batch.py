@@ -1,0 +1,229 @@
+"""Process many articles in one process: resumable, locked, overlapped, summarised.
+
+Downloads and keyframes of upcoming articles run in a bounded thread pool while the
+main thread transcribes, so Whisper (loaded once) never waits for the network when
+work is queued. An article is complete only when its ``.complete`` marker exists;
+the marker is written last and atomically by :func:`pipeline.finish`, so a run
+killed at any point never leaves an article that looks complete but is not.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .pipeline import COMPLETE, MANIFEST, Manifest, RunOptions, article_id, finish, prepare
+from .utils import MediaprocError, read_json, write_json
+
+ARTICLE_PATTERNS = ("*.txt", "*.md", "*.html", "*.htm")
+LOCK = ".mediaproc.lock"
+SUMMARY = "batch-summary.json"
+
+
+class LockedError(MediaprocError):
+    """Another mediaproc process is writing the same output directory."""
+
+
+@dataclass
+class BatchOptions:
+    jobs: int = 2                 # articles prepared (downloaded, keyframed) ahead of transcription
+    force: bool = False           # redo articles that are already complete
+    fail_fast: bool = False
+    progress: bool = False
+    write_summary: bool = True
+
+
+@dataclass
+class BatchSummary:
+    articles: int = 0
+    ok: int = 0
+    partial: int = 0
+    failed: int = 0
+    resumed: int = 0              # complete from an earlier run, not redone
+    media_downloaded: int = 0
+    media_cached: int = 0
+    media_failed: int = 0
+    transcripts_cached: int = 0
+    audio_seconds: float = 0.0    # audio transcribed in this run (cache hits excluded)
+    wall_seconds: float = 0.0
+    interrupted: bool = False
+    failures: list[dict[str, str]] = field(default_factory=list)
+    articles_detail: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.failed or self.partial or self.interrupted) else 0
+
+
+def discover(root: str | Path, patterns: Iterable[str] = ARTICLE_PATTERNS) -> list[str]:
+    """Article files under ``root``, recursively, in a stable order; hidden paths skipped."""
+    root = Path(root)
+    found = {p for pat in patterns for p in root.rglob(pat)
+             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+    return [str(p) for p in sorted(found)]
+
+
+def read_url_list(path: str | Path) -> list[str]:
+    """One URL per line; blank lines and ``#`` comments ignored."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def is_complete(out_dir: Path) -> bool:
+    """True when the marker exists, the run was clean and the outputs it lists are all there."""
+    marker, manifest = out_dir / COMPLETE, out_dir / MANIFEST
+    if not (marker.exists() and manifest.exists() and (out_dir / "report.html").exists()):
+        return False
+    try:
+        data = read_json(manifest)
+    except (OSError, ValueError):
+        return False
+    if data.get("status") != "ok":
+        return False
+    for item in data.get("items", []):
+        media = out_dir / "media" / item["id"]
+        needed = [media / "transcript.json", media / "alignment.json"] if item.get("has_audio") else []
+        if item.get("has_video"):
+            needed.append(media / "keyframes.json")
+        if not all(p.exists() for p in needed):
+            return False
+    return True
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``OUT/.mediaproc.lock``; the OS drops it when the holder dies,
+    so a stale lock from a killed process is simply taken over."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = Path(out) / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise LockedError(f"{self.path.parent} is in use by {holder}; wait for it or use another -o") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _account(summary: BatchSummary, manifest: Manifest) -> None:
+    summary.articles += 1
+    setattr(summary, manifest.status, getattr(summary, manifest.status) + 1)
+    summary.articles_detail.append({"id": manifest.article_id, "source": manifest.source,
+                                    "status": manifest.status})
+    if manifest.error:
+        summary.failures.append({"source": manifest.source, "error": manifest.error})
+    for item in manifest.items:
+        download = item.stages.get("download")
+        if item.stages.get("download") and download.status == "failed":
+            summary.media_failed += 1
+        elif item.from_cache:
+            summary.media_cached += 1
+        elif download is not None:
+            summary.media_downloaded += 1
+        if item.transcript_cached:
+            summary.transcripts_cached += 1
+        elif item.stages.get("transcribe") and item.stages["transcribe"].status == "ok":
+            summary.audio_seconds += item.duration or 0.0
+        if item.status != "ok":
+            summary.failures.append({"source": manifest.source, "url": item.url,
+                                     "error": item.error or item.status})
+
+
+def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | None = None,
+              *, on_event: Callable[[str], None] | None = None) -> BatchSummary:
+    """Process ``sources`` into ``options.out``; one failure never stops the rest (unless fail_fast)."""
+    batch = batch or BatchOptions()
+    out = Path(options.out)
+    summary = BatchSummary()
+    t0 = time.monotonic()
+    with OutputLock(out):
+        todo = []
+        for src in sources:
+            out_dir = out / article_id(src)
+            if not batch.force and is_complete(out_dir):
+                summary.resumed += 1
+                summary.articles_detail.append({"id": out_dir.name, "source": src, "status": "ok (resumed)"})
+            else:
+                todo.append(src)
+        bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr,
+                   dynamic_ncols=True)
+        emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
+        pool = ThreadPoolExecutor(max_workers=max(1, batch.jobs), thread_name_prefix="prepare")
+        window: deque[Future] = deque()
+        queue = iter(todo)
+
+        def top_up() -> None:
+            while len(window) < max(1, batch.jobs) + 1:
+                src = next(queue, None)
+                if src is None:
+                    return
+                window.append(pool.submit(prepare, src, options, on_event=emit))
+
+        try:
+            top_up()
+            while window:
+                prep = window.popleft().result()
+                top_up()
+                manifest = finish(prep, options, on_event=emit)
+                _account(summary, manifest)
+                bar.update(1)
+                bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
+                if batch.fail_fast and manifest.status != "ok":
+                    emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
+                    break
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            emit("interrupted: finished articles are kept; re-run to resume the rest")
+        finally:
+            pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+            bar.close()
+    summary.wall_seconds = round(time.monotonic() - t0, 3)
+    summary.audio_seconds = round(summary.audio_seconds, 3)
+    if batch.write_summary:
+        write_json(out / SUMMARY, summary)
+    return summary
+
+
+def format_summary(summary: BatchSummary) -> str:
+    """The end-of-run table."""
+    rows = [
+        ("articles", f"{summary.articles + summary.resumed} ({summary.ok} ok, {summary.partial} partial, "
+                     f"{summary.failed} failed, {summary.resumed} already complete)"),
+        ("media", f"{summary.media_downloaded} downloaded, {summary.media_cached} from cache, "
+                  f"{summary.media_failed} failed"),
+        ("transcribed", f"{summary.audio_seconds / 3600:.2f} h of audio ({summary.transcripts_cached} from cache)"),
+        ("wall time", f"{summary.wall_seconds:.1f} s" + (" (interrupted)" if summary.interrupted else "")),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    lines += [f"  FAILED {f.get('url') or f['source']}: {f['error']}" for f in summary.failures]
+    return "\n".join(lines)
+
+
+def summary_json(summary: BatchSummary) -> str:
+    from .utils import to_jsonable
+    return json.dumps(to_jsonable(summary), indent=2)
