@@ -208,6 +208,17 @@ def read_article(source: str, **kw: Any) -> Article:
     return parse_article(load_document(source, **kw))
 
 
+def load_article(source: str, **kw: Any) -> Article:
+    """An ``article.json`` written by mediaproc, or any article source :func:`read_article` takes."""
+    if source.lower().endswith(".json") and Path(source).is_file():
+        from .utils import read_json
+        try:
+            return Article.from_dict(read_json(source))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArticleError(f"{source}: not an article.json written by mediaproc ({exc})") from None
+    return read_article(source, **kw)
+
+
 def parse_article(doc: Document) -> Article:
     """Title, metadata, body paragraphs with sentences, and the boilerplate set aside."""
     if doc.kind == "media":
