@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .pipeline import COMPLETE, MANIFEST, Manifest, RunOptions, article_id, finish, prepare
-from .utils import MediaprocError, read_json, write_json
+from .utils import MediaprocError, read_json, to_jsonable, write_json
 
 ARTICLE_PATTERNS = ("*.txt", "*.md", "*.html", "*.htm")
 LOCK = ".mediaproc.lock"
@@ -129,7 +129,8 @@ class OutputLock:
             self._fd = None
 
 
-def _account(summary: BatchSummary, manifest: Manifest) -> None:
+def account(summary: BatchSummary, manifest: Manifest) -> None:
+    """Add one finished article to the summary's counts."""
     summary.articles += 1
     setattr(summary, manifest.status, getattr(summary, manifest.status) + 1)
     summary.articles_detail.append({"id": manifest.article_id, "source": manifest.source,
@@ -161,14 +162,7 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
     summary = BatchSummary()
     t0 = time.monotonic()
     with OutputLock(out):
-        todo = []
-        for src in sources:
-            out_dir = out / article_id(src)
-            if not batch.force and is_complete(out_dir):
-                summary.resumed += 1
-                summary.articles_detail.append({"id": out_dir.name, "source": src, "status": "ok (resumed)"})
-            else:
-                todo.append(src)
+        todo = pending(sources, out, batch.force, summary)
         bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr,
                    dynamic_ncols=True)
         emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
@@ -189,7 +183,7 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
                 prep = window.popleft().result()
                 top_up()
                 manifest = finish(prep, options, on_event=emit)
-                _account(summary, manifest)
+                account(summary, manifest)
                 bar.update(1)
                 bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
                 if batch.fail_fast and manifest.status != "ok":
@@ -201,7 +195,25 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
         finally:
             pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
             bar.close()
-    summary.wall_seconds = round(time.monotonic() - t0, 3)
+    return finalize(summary, t0, out, batch)
+
+
+def pending(sources: list[str], out: Path, force: bool, summary: BatchSummary) -> list[str]:
+    """The sources still to do; complete ones are counted as resumed (all of them with ``force``: none)."""
+    todo = []
+    for src in sources:
+        aid = article_id(src)
+        if not force and is_complete(out / aid):
+            summary.resumed += 1
+            summary.articles_detail.append({"id": aid, "source": src, "status": "ok (resumed)"})
+        else:
+            todo.append(src)
+    return todo
+
+
+def finalize(summary: BatchSummary, started: float, out: Path, batch: BatchOptions) -> BatchSummary:
+    """Round the figures and write OUT/batch-summary.json."""
+    summary.wall_seconds = round(time.monotonic() - started, 3)
     summary.audio_seconds = round(summary.audio_seconds, 3)
     if batch.write_summary:
         write_json(out / SUMMARY, summary)
@@ -225,5 +237,4 @@ def format_summary(summary: BatchSummary) -> str:
 
 
 def summary_json(summary: BatchSummary) -> str:
-    from .utils import to_jsonable
     return json.dumps(to_jsonable(summary), indent=2)

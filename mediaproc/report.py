@@ -104,7 +104,7 @@ def render_report(out_dir: Path, article: Article | None, manifest: Manifest,
 
     title = (article.title if article else "") or m.get("title") or m["source"]
     parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
              f"<title>{_esc(title)} — mediaproc report</title><style>{_asset('report.css')}</style></head><body>"]
     meta = article.metadata if article else {}
     src = m["source"]

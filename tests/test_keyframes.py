@@ -13,7 +13,6 @@ from PIL import Image, ImageStat
 from mediaproc import keyframes as kf
 from mediaproc.keyframes import KeyframeError, KeyframeOptions, extract_keyframes
 from mediaproc.media import MediaError
-from mediaproc.testing import synth
 from mediaproc.utils import MediaprocError, read_json
 
 VIDEO = Path(__file__).parent / "data" / "video"

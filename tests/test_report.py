@@ -53,12 +53,12 @@ def test_report_in_headless_chromium(demo, tmp_path: Path) -> None:
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+        page.on("console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} {msg.location}"))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(srv.url("report.html"))
         page.wait_for_function("document.querySelector('video').readyState >= 1")
         shown = page.eval_on_selector_all(
-            ".s-spoken, .s-paraphrased", "els => els.map(e => [+e.dataset.p, +e.dataset.s, e.dataset.status])")
+            "span.s[data-status]", "els => els.map(e => [+e.dataset.p, +e.dataset.s, e.dataset.status])")
         assert {(p, s): st for p, s, st in shown} == expected
         chip = page.locator("button.chip").nth(1)
         target = float(chip.get_attribute("data-seek"))
