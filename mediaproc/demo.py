@@ -83,7 +83,9 @@ def run_demo(out: Path, *, keep_serving: bool = False, echo: Callable[[str], Non
                 echo("transcript:\n  " + (media_dir / "transcript.txt").read_text().strip().replace("\n", "\n  "))
             if (media_dir / "alignment.json").exists():
                 s = read_json(media_dir / "alignment.json")["summary"]
-                echo(f"alignment: {s.get('counts')} coverage {s.get('coverage', 0):.0%}")
+                echo(f"alignment: of {s['sentences']} article sentences {s['spoken']} spoken, "
+                     f"{s['paraphrased']} paraphrased, {s['not_spoken']} not spoken "
+                     f"(coverage {s['coverage']:.0%}); {s['video_only_spans']} passage(s) only in the video")
             echo(f"files: {media_dir}")
         echo(f"\nreport: {art_dir / 'report.html'}\nmanifest: {art_dir / 'manifest.json'}")
         if keep_serving:
