@@ -386,7 +386,10 @@ def _iso_date(text: str) -> str | None:
     if m.group(7):
         return f"{m.group(7)}-{m.group(8)}-{m.group(9)}"
     day, month, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
-    return datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()
+    try:
+        return datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()
+    except ValueError:  # "31 February 2024": keep the text as it is
+        return None
 
 
 # --------------------------------------------------------------------------- sentences

@@ -12,8 +12,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import logging
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -23,8 +25,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .pipeline import COMPLETE, MANIFEST, Manifest, RunOptions, article_id, finish, prepare
+from .pipeline import COMPLETE, MANIFEST, Cancelled, Manifest, Prepared, RunOptions, article_id, finish, prepare
 from .utils import MediaprocError, read_json, to_jsonable, write_json
+
+log = logging.getLogger("mediaproc")
 
 ARTICLE_PATTERNS = ("*.txt", "*.md", "*.html", "*.htm")
 LOCK = ".mediaproc.lock"
@@ -93,12 +97,14 @@ def is_complete(out_dir: Path) -> bool:
         return False
     for item in data.get("items", []):
         media = out_dir / "media" / item["id"]
-        needed = [media / "transcript.json", media / "alignment.json"] if item.get("has_audio") else []
-        if item.get("has_video"):
-            needed.append(media / "keyframes.json")
+        done = {name for name, rec in item.get("stages", {}).items() if rec.get("status") in ("ok", "partial")}
+        needed = [media / _STAGE_OUTPUT[name] for name in done if name in _STAGE_OUTPUT]
         if not all(p.exists() for p in needed):
             return False
     return True
+
+
+_STAGE_OUTPUT = {"keyframes": "keyframes.json", "transcribe": "transcript.json", "align": "alignment.json"}
 
 
 class OutputLock:
@@ -167,42 +173,62 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
                    dynamic_ncols=True)
         emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
         pool = ThreadPoolExecutor(max_workers=max(1, batch.jobs), thread_name_prefix="prepare")
-        window: deque[Future] = deque()
+        window: deque[tuple[str, Future[Prepared]]] = deque()
         queue = iter(todo)
+        stop = threading.Event()
 
         def top_up() -> None:
             while len(window) < max(1, batch.jobs) + 1:
                 src = next(queue, None)
                 if src is None:
                     return
-                window.append(pool.submit(prepare, src, options, on_event=emit))
+                window.append((src, pool.submit(prepare, src, options, on_event=emit, stop=stop)))
 
         try:
             top_up()
             while window:
-                prep = window.popleft().result()
+                src, future = window.popleft()
                 top_up()
-                manifest = finish(prep, options, on_event=emit)
+                try:
+                    manifest = finish(future.result(), options, on_event=emit)
+                except (KeyboardInterrupt, Cancelled):
+                    raise
+                except Exception as exc:  # a bug or a full disk in one article must not end the batch
+                    manifest = crashed(src, exc, emit)
                 account(summary, manifest)
                 bar.update(1)
                 bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
                 if batch.fail_fast and manifest.status != "ok":
                     emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
                     break
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):
             summary.interrupted = True
-            emit("interrupted: finished articles are kept; re-run to resume the rest")
+            emit("interrupted: finished articles are kept; waiting for downloads in flight, then re-run to resume")
         finally:
-            pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)   # inside the lock: no thread writes OUT after it
             bar.close()
     return finalize(summary, t0, out, batch)
 
 
+def crashed(source: str, exc: BaseException, emit: Callable[[str], None]) -> Manifest:
+    """The manifest of an article that failed in an unexpected way (the traceback goes to the debug log)."""
+    log.debug("unexpected failure on %s", source, exc_info=exc)
+    manifest = Manifest(article_id=article_id(source), source=source, status="failed",
+                        error=f"unexpected error: {type(exc).__name__}: {exc}")
+    emit(f"FAILED {source}: {manifest.error}")
+    return manifest
+
+
 def pending(sources: list[str], out: Path, force: bool, summary: BatchSummary) -> list[str]:
-    """The sources still to do; complete ones are counted as resumed (all of them with ``force``: none)."""
-    todo = []
+    """The sources still to do, each once (two spellings of one file are one article); complete ones
+    are counted as resumed (with ``force``: none)."""
+    todo, seen = [], set()
     for src in sources:
         aid = article_id(src)
+        if aid in seen:
+            continue
+        seen.add(aid)
         if not force and is_complete(out / aid):
             summary.resumed += 1
             summary.articles_detail.append({"id": aid, "source": src, "status": "ok (resumed)"})

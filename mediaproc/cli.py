@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -51,7 +52,7 @@ download_options = _stack(
     click.option("--timeout", default=30.0, show_default=True, help="Seconds before a stalled server is given up."),
     click.option("--retries", default=5, show_default=True, help="Retries for connection errors and 5xx."),
     click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                 help="Media and transcript cache (default: the user cache dir or $MEDIAPROC_CACHE)."),
+                 help="Media and transcript cache (default: $MEDIAPROC_CACHE or the user cache dir)."),
     click.option("--no-cache", is_flag=True, help="Do not reuse or store downloads in the media cache."),
     click.option("--refresh", is_flag=True, help="Download and transcribe again even when cached."),
 )
@@ -89,7 +90,9 @@ transcribe_options = _stack(
 
 def _download_opts(kw: dict[str, Any]):
     from .download import DownloadOptions
-    return DownloadOptions(cache_dir=kw["cache_dir"], max_filesize=kw["max_filesize"], timeout=kw["timeout"],
+    if kw["cache_dir"]:   # the whole cache (media, transcripts), as $MEDIAPROC_CACHE; Dask workers inherit it
+        os.environ["MEDIAPROC_CACHE"] = str(kw["cache_dir"].resolve())
+    return DownloadOptions(max_filesize=kw["max_filesize"], timeout=kw["timeout"],
                            retries=kw["retries"], use_cache=not kw["no_cache"], refresh=kw["refresh"],
                            progress=not kw.get("quiet"))
 
@@ -104,12 +107,20 @@ def _keyframe_opts(kw: dict[str, Any]):
 
 
 def _transcribe_opts(kw: dict[str, Any]):
+    """Checked before any work starts, so a typo does not cost a whole run of downloads."""
+    from .models import resolve_model
     from .transcribe import TranscribeOptions
-    return TranscribeOptions(model=kw["model"], engine=kw["engine"], language=kw["language"], task=kw["task"],
-                             beam_size=kw["beam_size"], best_of=kw["best_of"], temperature=kw["temperature"],
-                             condition_on_previous_text=kw["condition_on_previous_text"],
-                             initial_prompt=kw["initial_prompt"], word_timestamps=kw["word_timestamps"],
-                             threads=kw["threads"], device=kw["device"])
+    options = TranscribeOptions(model=kw["model"], engine=kw["engine"], language=kw["language"], task=kw["task"],
+                                beam_size=kw["beam_size"], best_of=kw["best_of"], temperature=kw["temperature"],
+                                condition_on_previous_text=kw["condition_on_previous_text"],
+                                initial_prompt=kw["initial_prompt"], word_timestamps=kw["word_timestamps"],
+                                threads=kw["threads"], device=kw["device"])
+    try:
+        options.validate()
+        resolve_model(options.model)
+    except MediaprocError as exc:
+        raise click.UsageError(str(exc)) from None
+    return options
 
 
 def _run_opts(kw: dict[str, Any]):
@@ -285,8 +296,13 @@ def keyframes(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bo
             failed = True
             click.echo(f"FAILED {src}: {res}", err=True)
             continue
-        kf = extract_keyframes(res.path, out / media_id(src), options)
-        failed |= kf.status == "failed"
+        try:
+            kf = extract_keyframes(res.path, out / media_id(src), options)
+        except MediaprocError as exc:
+            failed = True
+            click.echo(f"FAILED {src}: {exc}", err=True)
+            continue
+        failed |= kf.status == "partial"
         results.append({"media": src, **to_jsonable(kf)})
         if not as_json:
             click.echo(f"{kf.status:<8} {kf.mode:<9} {len(kf.frames):>3} frames  {out / media_id(src)}"

@@ -86,27 +86,21 @@ def download(url: str, options: DownloadOptions | None = None, *,
 
     Shows no progress (use :func:`download_all` for bars); raises :class:`DownloadError`.
     """
-    options = options or DownloadOptions()
-    errors: list[DownloadError] = []
-    for candidate in [url, *fallbacks]:
-        try:
-            return _download_one(candidate, options, _Progress())
-        except DownloadError as exc:
-            errors.append(exc)
-    if len(errors) == 1:
-        raise errors[0]
-    raise DownloadError(f"all {len(errors)} sources failed: " + " | ".join(map(str, errors)))
+    return _first_that_works(url, fallbacks, options or DownloadOptions(), _Progress())
 
 
-def download_all(urls: list[str], options: DownloadOptions | None = None) -> list[DownloadResult | DownloadError]:
-    """Download several links concurrently; one item's failure is returned in its place, never raised."""
+def download_all(urls: list[str], options: DownloadOptions | None = None, *,
+                 fallbacks: Sequence[Sequence[str]] | None = None) -> list[DownloadResult | DownloadError]:
+    """Download several links concurrently (each with its own fallbacks); one item's failure is
+    returned in its place, never raised."""
     options = options or DownloadOptions()
+    alternatives = list(fallbacks) if fallbacks is not None else [()] * len(urls)
     bars = _Bars(len(urls), options.progress)
 
-    def one(url: str) -> DownloadResult | DownloadError:
+    def one(index: int, url: str) -> DownloadResult | DownloadError:
         progress = bars.item(url)
         try:
-            result: DownloadResult | DownloadError = _download_one(url, options, progress)
+            result: DownloadResult | DownloadError = _first_that_works(url, alternatives[index], options, progress)
         except DownloadError as exc:
             result = exc
         bars.done(progress, result)
@@ -114,9 +108,22 @@ def download_all(urls: list[str], options: DownloadOptions | None = None) -> lis
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="download") as pool:
-            return list(pool.map(one, urls))
+            return list(pool.map(one, range(len(urls)), urls))
     finally:
         bars.close()
+
+
+def _first_that_works(url: str, fallbacks: Sequence[str], options: DownloadOptions,
+                      progress: _Progress) -> DownloadResult:
+    errors: list[DownloadError] = []
+    for candidate in [url, *fallbacks]:
+        try:
+            return _download_one(candidate, options, progress)
+        except DownloadError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    raise DownloadError(f"all {len(errors)} sources failed: " + " | ".join(map(str, errors)))
 
 
 def link_into(result: DownloadResult, dest_dir: str | os.PathLike[str]) -> Path:
@@ -352,8 +359,11 @@ def _tail_problem(path: Path, info: MediaInfo) -> str | None:
     args = ["ffmpeg", "-nostdin", "-v", "error"]
     if info.duration and info.duration > 1.0:
         args += ["-sseof", "-1"]
-    proc = subprocess.run([*args, "-i", str(path), "-f", "null", "-"], capture_output=True, text=True,
-                          errors="replace", timeout=120)
+    try:
+        proc = subprocess.run([*args, "-i", str(path), "-f", "null", "-"], capture_output=True, text=True,
+                              errors="replace", timeout=120)
+    except subprocess.TimeoutExpired:
+        return "decoding the last second took over 120 s"
     lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
     bad = [ln for ln in lines if "partial file" in ln or "Invalid data" in ln or "truncat" in ln.lower()]
     if proc.returncode != 0 or bad:

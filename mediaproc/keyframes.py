@@ -28,7 +28,7 @@ from typing import Literal
 import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
-from .media import probe
+from .media import MediaInfo, probe
 from .utils import MediaprocError, write_json
 
 log = logging.getLogger(__name__)
@@ -131,22 +131,24 @@ class _Info:
     score: float | None
 
 
-def extract_keyframes(media: Path, out_dir: Path, options: KeyframeOptions | None = None) -> KeyframeResult:
+def extract_keyframes(media: Path, out_dir: Path, options: KeyframeOptions | None = None, *,
+                      info: MediaInfo | None = None) -> KeyframeResult:
     """Pick one frame per shot of ``media`` and write them, a contact sheet and ``keyframes.json`` to ``out_dir``.
 
     Audio-only media give status ``skipped``; decode errors keep the frames that decoded (status ``partial``).
     Raises :class:`~mediaproc.media.MediaError` if it is not media, :class:`KeyframeError` if no frame decodes.
+    ``info`` is the caller's probe of ``media``, when it has one.
     """
     options = options or KeyframeOptions()
     media, out_dir = Path(media), Path(out_dir)
-    info = probe(media)
+    info = info or probe(media)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not info.has_video:
         result = KeyframeResult(status="skipped", mode=options.mode, reason="no video stream (audio only)")
         _write_outputs(media, out_dir, options, result, staging=None)
         return result
 
-    staging = Path(tempfile.mkdtemp(prefix=".keyframes-", dir=out_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".keyframes-", suffix=".tmp", dir=out_dir))
     try:
         mode, reason = options.mode, None
         if mode == "interval" and info.duration and info.duration / options.interval > options.max_keyframes:

@@ -12,10 +12,11 @@ import logging
 import os
 import platform
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,10 @@ from .transcribe import NoAudio, TranscribeOptions, transcribe, write_transcript
 from .utils import MediaprocError, stable_id, write_json
 
 log = logging.getLogger("mediaproc")
+
+
+class Cancelled(Exception):
+    """The batch was interrupted: stop before the next stage."""
 
 MANIFEST = "manifest.json"
 COMPLETE = ".complete"   # written last and atomically: its presence means the outputs are whole
@@ -171,15 +176,17 @@ def parse_or_none(doc: Document, *, on_event: Callable[[str], None] | None = Non
         return None
 
 
-def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None] | None = None) -> Prepared:
-    """Read the article, find its links, download and keyframe the media. Never raises for bad input."""
+def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None] | None = None,
+            stop: threading.Event | None = None) -> Prepared:
+    """Read the article, find its links, download and keyframe the media. Never raises for bad input;
+    raises :class:`Cancelled` between stages once ``stop`` is set."""
     emit = on_event or log.info
     aid = article_id(source)
     out_dir = Path(options.out) / aid
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / COMPLETE).unlink(missing_ok=True)
-    for leftover in out_dir.rglob(".*.tmp"):      # half-written files of a killed earlier run
-        leftover.unlink(missing_ok=True)
+    for leftover in out_dir.rglob(".*.tmp"):      # half-written files and staging dirs of a killed run
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     manifest = Manifest(article_id=aid, source=source, started=_now(), model=options.transcribe.model,
                         engine=options.transcribe.engine, versions=dict(tool_versions()))
     prep = Prepared(manifest, out_dir)
@@ -198,26 +205,31 @@ def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None]
     manifest.items = [_item(ln) for ln in links]
     if not links:
         emit(f"{source}: no media links found")
+    _check(stop)
     with _locked(options, [f"url:{ln.url}" for ln in links]):
-        results = download_all([ln.url for ln in links], options.download)
+        results = download_all([ln.url for ln in links], options.download, fallbacks=[ln.fallbacks for ln in links])
     for item, result in zip(manifest.items, results):
         with _stage(item, "download", item.stages) as rec:
             if isinstance(result, DownloadError):
                 raise result
             media_dir = out_dir / "media" / item.id
             local = link_into(result, media_dir)
+            if not options.download.use_cache:         # the download's private temp dir: the link is the copy
+                shutil.rmtree(result.path.parent, ignore_errors=True)
             item.path = os.path.relpath(local, out_dir)
             item.sha256, item.size, item.from_cache = result.sha256, result.size, result.from_cache
             info = result.info
             item.duration, item.has_video, item.has_audio = info.duration, info.has_video, info.has_audio
-            prep.downloads[item.id] = result
+            prep.downloads[item.id] = replace(result, path=local)
             if result.from_cache:
                 rec.status = "cached"
         if item.status == "failed":
             emit(f"FAILED {item.url}: {item.error}")
             continue
+        _check(stop)
         with _stage(item, "keyframes", item.stages) as rec:
-            kf = extract_keyframes(prep.downloads[item.id].path, out_dir / "media" / item.id, options.keyframes)
+            fetched = prep.downloads[item.id]
+            kf = extract_keyframes(fetched.path, out_dir / "media" / item.id, options.keyframes, info=fetched.info)
             rec.status = kf.status
             rec.error = kf.reason or kf.error
     return prep
@@ -236,8 +248,9 @@ def finish(prep: Prepared, options: RunOptions, *, on_event: Callable[[str], Non
         with _stage(item, "transcribe", item.stages) as rec:
             try:
                 with _locked(options, [f"sha256:{item.sha256}"]):
-                    transcript = transcribe(prep.downloads[item.id].path, options.transcribe,
-                                            refresh=options.refresh)
+                    fetched = prep.downloads[item.id]
+                    transcript = transcribe(fetched.path, options.transcribe, refresh=options.refresh,
+                                            info=fetched.info, sha256=fetched.sha256)
             except NoAudio as exc:
                 rec.status, rec.error = "skipped", str(exc)
                 item.status, item.error = "partial", f"transcribe: {exc}"
@@ -266,8 +279,9 @@ def finish(prep: Prepared, options: RunOptions, *, on_event: Callable[[str], Non
     manifest.seconds = round(time.monotonic() - prep.started, 3)
     try:
         write_report(out_dir, prep.article, manifest, alignments, embed_images=options.embed_images)
-    except MediaprocError as exc:
-        emit(f"report failed: {exc}")
+    except OSError as exc:  # e.g. a keyframe gone missing under --embed-images: the JSON outputs still stand
+        manifest.status, manifest.error = "partial", f"report: {exc}"
+        emit(f"report of {manifest.source} failed: {exc}")
     write_json(out_dir / MANIFEST, manifest)
     write_json(out_dir / COMPLETE, {"status": manifest.status, "finished": manifest.finished})
     return manifest
@@ -285,6 +299,11 @@ def _locked(options: RunOptions, names: list[str]) -> ExitStack:
         for name in sorted(set(names)):
             stack.enter_context(options.lock(name))
     return stack
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled
 
 
 def _item(link: MediaLink) -> MediaItem:

@@ -20,7 +20,7 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from .media import probe
+from .media import MediaInfo, probe
 from .models import DEFAULT_MODEL, ENGINES, ResolvedModel, load_faster_whisper, load_whisper, resolve_model
 from .utils import MediaprocError, atomic_write_text, cache_dir, read_json, sha256_file, write_json
 
@@ -270,9 +270,9 @@ def _check_model_fits(options: TranscribeOptions, model: ResolvedModel) -> None:
                               f"{model.name} is English-only")
 
 
-def _cache_file(media: Path, model: ResolvedModel, options: TranscribeOptions) -> Path:
+def _cache_file(sha256: str, model: ResolvedModel, options: TranscribeOptions) -> Path:
     settings = {k: v for k, v in asdict(options).items() if k not in ("model", "threads")}
-    key = json.dumps({"media": sha256_file(media), "model": model.key, **settings}, sort_keys=True)
+    key = json.dumps({"media": sha256, "model": model.key, **settings}, sort_keys=True)
     return cache_dir() / "transcripts" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
 
@@ -283,20 +283,22 @@ def preload(options: TranscribeOptions | None = None) -> None:
 
 
 def transcribe(media: str | os.PathLike[str], options: TranscribeOptions | None = None, *,
-               refresh: bool = False, progress: bool = False) -> Transcript:
+               refresh: bool = False, progress: bool = False, info: MediaInfo | None = None,
+               sha256: str | None = None) -> Transcript:
     """Transcribe the first audio stream of ``media``; a cached transcript is reused unless ``refresh``.
 
     Raises :class:`NoAudio` for media without audio; silence gives a transcript with no segments.
+    ``info`` and ``sha256`` are the caller's probe and hash of ``media``, when it has them.
     """
     options = options or TranscribeOptions()
     options.validate()
     media = Path(media)
-    info = probe(media)
+    info = info or probe(media)
     if not info.has_audio:
         raise NoAudio(f"{media.name} has no audio stream to transcribe")
     model = resolve_model(options.model)
     _check_model_fits(options, model)
-    cached = _cache_file(media, model, options)
+    cached = _cache_file(sha256 or sha256_file(media), model, options)
     if not refresh and cached.is_file():
         try:
             return replace(load_transcript(cached), cached=True)

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import article_outputs
 from mediaproc.batch import LockedError, OutputLock, discover
+pytestmark = pytest.mark.slow
+
 
 def batch(*args: str, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mediaproc", "-q", "batch", *args],

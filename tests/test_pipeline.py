@@ -1,0 +1,63 @@
+"""The pipeline's handling of awkward inputs: fallbacks, pages without prose, duplicates, bad dates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediaproc.article import read_article
+from mediaproc.batch import BatchSummary, is_complete, pending
+from mediaproc.pipeline import RunOptions, article_id, process
+
+
+def test_fallback_source_is_used_when_the_first_is_gone(server, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>Clip</title></head><body><article><h1>Clip</h1>"
+                    "<p>The council met on Tuesday to discuss the new bridge and its cost to the town.</p>"
+                    f'<video controls><source src="{server.url("missing.mp4")}" type="video/mp4">'
+                    f'<source src="{server.url("silent.mp4")}" type="video/mp4"></video></article></body></html>')
+    manifest = process(str(page), RunOptions(out=tmp_path / "out"))
+    (item,) = manifest.items
+    assert item.stages["download"].status == "ok" and item.has_video and not item.has_audio
+    assert server.full_gets("silent.mp4") == 1 and server.log("missing.mp4")
+    assert item.status == "partial" and "no audio" in item.error
+
+
+@pytest.mark.slow
+def test_page_without_prose_keeps_its_video_and_is_complete(server, tmp_path: Path) -> None:
+    page = tmp_path / "bare.html"
+    page.write_text(f'<html><body><video src="{server.url("report.mp4")}"></video></body></html>')
+    out = tmp_path / "out"
+    manifest = process(str(page), RunOptions(out=out))
+    assert manifest.status == "ok", manifest
+    (item,) = manifest.items
+    assert item.stages["transcribe"].status == "ok" and "align" not in item.stages
+    assert is_complete(out / article_id(str(page)))     # so a re-run resumes instead of redoing it
+
+
+def test_one_article_under_two_spellings_is_done_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x")
+    assert pending(["a.txt", "./a.txt", str(tmp_path / "a.txt")], tmp_path / "out", False, BatchSummary()) \
+        == ["a.txt"]
+
+
+def test_impossible_date_in_a_byline_is_kept_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("# Title\n\nBy Jane Doe\n\n31 February 2024\n\n"
+                    "The council met on Tuesday to discuss the new bridge and what it will cost the town.\n")
+    article = read_article(str(path))
+    assert article.paragraphs and article.metadata.get("date") == "31 February 2024"
+
+
+def test_keyframes_command_goes_on_after_a_bad_file(media, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "mediaproc", "keyframes", str(media.html_as_mp4),
+                           str(media.silent), "-o", str(tmp_path), "--json"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stderr and "Traceback" not in proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["media"] == str(media.silent) and result["status"] == "ok" and result["frames"]
