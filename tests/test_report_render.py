@@ -1,0 +1,62 @@
+"""render_report on hand-built inputs: escaping, failures, embedded images (no inference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from mediaproc.article import Article, Paragraph, Sentence
+from mediaproc.pipeline import Manifest, MediaItem, StageRecord
+from mediaproc.report import render_report
+from mediaproc.utils import write_json
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def _article() -> Article:
+    text = f"Spoken {HOSTILE} sentence. Not spoken one."
+    return Article(source="a.txt", title=f"Title {HOSTILE}", paragraphs=[Paragraph(0, text, [
+        Sentence(0, 0, f"Spoken {HOSTILE} sentence.", 0, 43), Sentence(0, 1, "Not spoken one.", 44, 59)])])
+
+
+def _manifest() -> Manifest:
+    ok = MediaItem(id="clip-1", url="http://127.0.0.1/clip.mp4", kind="file", media_type="video",
+                   found_in="video", paragraph=0, status="ok", duration=10.0, has_video=True, has_audio=True,
+                   path="media/clip-1/clip.mp4", stages={"download": StageRecord("ok")})
+    bad = MediaItem(id="gone-2", url=f"http://127.0.0.1/{HOSTILE}.mp4", kind="file", media_type="video",
+                    found_in="a", paragraph=0, status="failed", error="download: HTTP 404 Not Found")
+    return Manifest(article_id="a-1", source="a.txt", status="partial", items=[ok, bad])
+
+
+def _alignment() -> dict:
+    return {"sentences": [
+        {"paragraph": 0, "index": 0, "text": "Spoken", "status": "spoken", "start": 2.5, "end": 4.0, "score": 0.9},
+        {"paragraph": 0, "index": 1, "text": "Not", "status": "not_spoken", "start": None, "end": None,
+         "score": 0.1}],
+        "video_only": [{"start": 6.0, "end": 8.0, "text": f"remark {HOSTILE}"}],
+        "summary": {"coverage": 0.5}}
+
+
+def _keyframe(out: Path) -> None:
+    frames = out / "media" / "clip-1" / "keyframes"
+    frames.mkdir(parents=True)
+    Image.new("RGB", (32, 18), "red").save(frames / "0001_0.000.jpg")
+    write_json(out / "media" / "clip-1" / "keyframes.json",
+               {"frames": [{"index": 1, "time": 0.0, "path": "keyframes/0001_0.000.jpg"}]})
+
+
+def test_report_escapes_and_lists_failures(tmp_path: Path) -> None:
+    _keyframe(tmp_path)
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()})
+    assert HOSTILE not in page and "&lt;script&gt;" in page
+    assert 'data-status="spoken"' in page and page.count("s-spoken") >= 1
+    assert 'data-seek="2.50"' in page and 'id="player-clip-1"' in page
+    assert "HTTP 404 Not Found" in page and "Problems" in page
+    assert 'src="media/clip-1/keyframes/0001_0.000.jpg"' in page
+
+
+def test_embed_images_makes_the_page_self_contained(tmp_path: Path) -> None:
+    _keyframe(tmp_path)
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, embed_images=True)
+    assert "data:image/jpeg;base64," in page and "keyframes/0001_0.000.jpg" not in page
