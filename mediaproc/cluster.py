@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .batch import BatchOptions, BatchSummary, OutputLock, account, finalize, pending
+from .batch import BatchOptions, BatchSummary, OutputLock, account, crashed, finalize, pending
 from .pipeline import Manifest, RunOptions, article_id, process
 from .utils import MediaprocError
 
@@ -81,30 +81,31 @@ def run_batch_dask(sources: list[str], options: RunOptions, batch: BatchOptions 
             client = distributed.Client(cluster)
         try:
             client.register_plugin(PreloadModel(options))
-            futures = [client.submit(_task, src, options, str(cache) if cache else None,
-                                     key=f"mediaproc-article-{article_id(src)}", pure=False, retries=2)
-                       for src in todo]
+            # One task per article, keyed by its id so it never runs twice at once.
+            sources = {client.submit(_task, src, options, str(cache) if cache else None,
+                                     key=f"mediaproc-article-{article_id(src)}", pure=False, retries=2): src
+                       for src in todo}
             bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr)
             try:
-                for future in distributed.as_completed(futures):
+                for future in distributed.as_completed(list(sources)):
+                    src = sources.pop(future)
                     try:
                         manifest = future.result()
                     except Exception as exc:  # a task that failed on every retry (e.g. killed workers)
-                        src = todo[futures.index(future)]
-                        manifest = Manifest(article_id=article_id(src), source=src, status="failed",
-                                            error=f"worker failure: {exc}")
-                        emit(f"FAILED {src}: {manifest.error}")
+                        manifest = crashed(src, exc, emit)
+                    # Forget the result now: a result held only by a worker that later dies would
+                    # otherwise be recomputed, and that rerun cancelled half way when we close.
+                    future.release()
                     account(summary, manifest)
                     bar.update(1)
                     if batch.fail_fast and manifest.status != "ok":
                         emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
-                        client.cancel(futures)
                         break
             except KeyboardInterrupt:
                 summary.interrupted = True
-                client.cancel(futures)
                 emit("interrupted: finished articles are kept; re-run to resume the rest")
             finally:
+                client.cancel(list(sources))
                 bar.close()
         finally:
             client.close()
