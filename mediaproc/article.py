@@ -324,7 +324,9 @@ def _text_blocks(text: str) -> tuple[str, dict[str, str], list[tuple[str, tuple[
     def flush() -> None:
         if current:
             raw = " ".join(line for line, _, _ in current)
-            links_only = not _has_words(_MD_LINK.sub("", raw)) and bool(_MD_LINK.search(raw))
+            # A line of nothing but links is navigation, unless a link is to media: "[Watch](clip.mp4)".
+            links_only = (not _has_words(_MD_LINK.sub("", raw)) and bool(_MD_LINK.search(raw))
+                          and not any(media_kind(u) for u in re.findall(r"\]\(\s*<?([^)\s>]+)", raw)))
             blocks.append((markdown_to_text(raw), (current[0][1], current[-1][2]), links_only))
             current.clear()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .pipeline import COMPLETE, MANIFEST, Cancelled, Manifest, Prepared, RunOptions, article_id, finish, prepare
+from .transcribe import preload
 from .utils import MediaprocError, read_json, to_jsonable, write_json
 
 log = logging.getLogger("mediaproc")
@@ -186,6 +187,8 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
 
         try:
             top_up()
+            if todo:   # load Whisper while the first articles download, not after
+                preload(options.transcribe)
             while window:
                 src, future = window.popleft()
                 top_up()

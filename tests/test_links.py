@@ -258,3 +258,13 @@ def test_helpers() -> None:
     assert platform_of("https://youtu.be/abc") == "youtube" and platform_of("https://example.org/embed/") is None
     text = format_links([MediaLink("https://c/a.mp4", "file", "video", "video[src]", 2, False, ["https://c/a.m3u8"])])
     assert text == "https://c/a.mp4\tfile\tvideo\tp2\tvideo[src]  (+1 fallback)  [not in article]"
+
+
+def test_markdown_line_that_only_links_a_video_is_in_the_article(tmp_path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("# Flood\n\nThe river rose overnight and the bridge was closed to traffic on Monday.\n\n"
+                    "[Watch the video report](https://example.org/media/flood.mp4)\n\n"
+                    "[Home](https://example.org/) [Weather](https://example.org/weather)\n")
+    doc = load_document(str(path))
+    links = find_links(doc, parse_article(doc))
+    assert [(ln.url, ln.in_article) for ln in links] == [("https://example.org/media/flood.mp4", True)]
