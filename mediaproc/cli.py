@@ -292,12 +292,10 @@ def keyframes(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bo
     options = _keyframe_opts(kw)
     results, failed = [], False
     for src, res in _local_media(media, kw):
-        if isinstance(res, MediaprocError):
-            failed = True
-            click.echo(f"FAILED {src}: {res}", err=True)
-            continue
         try:
-            kf = extract_keyframes(res.path, out / media_id(src), options)
+            if isinstance(res, MediaprocError):
+                raise res
+            kf = extract_keyframes(res.path, out / media_id(src), options, info=res.info)
         except MediaprocError as exc:
             failed = True
             click.echo(f"FAILED {src}: {exc}", err=True)
