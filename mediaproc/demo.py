@@ -66,7 +66,7 @@ def build_example(root: Path) -> Path:
 
 def run_demo(out: Path, *, keep_serving: bool = False, echo: Callable[[str], None] = print) -> int:
     """Build, serve and process the example; print the transcript and where the outputs are."""
-    out = Path(out)
+    out = Path(out).resolve()   # printed paths work from any directory
     echo("mediaproc demo: generating the example article and its narrated video (espeak-ng + ffmpeg) ...")
     build_example(out / "demo-site")
     with FileServer(out / "demo-site") as srv:
