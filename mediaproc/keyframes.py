@@ -10,7 +10,9 @@ Output in ``out_dir``: ``keyframes/NNNN_<seconds>.jpg``, ``keyframes.json`` and 
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import logging
 import math
 import os
@@ -21,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +31,7 @@ import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .media import MediaInfo, probe
-from .utils import MediaprocError, write_json
+from .utils import MediaprocError, cache_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +134,59 @@ class _Info:
 
 
 def extract_keyframes(media: Path, out_dir: Path, options: KeyframeOptions | None = None, *,
-                      info: MediaInfo | None = None) -> KeyframeResult:
+                      info: MediaInfo | None = None, sha256: str | None = None) -> KeyframeResult:
     """Pick one frame per shot of ``media`` and write them, a contact sheet and ``keyframes.json`` to ``out_dir``.
 
     Audio-only media give status ``skipped``; decode errors keep the frames that decoded (status ``partial``).
     Raises :class:`~mediaproc.media.MediaError` if it is not media, :class:`KeyframeError` if no frame decodes.
-    ``info`` is the caller's probe of ``media``, when it has one.
+    ``info`` is the caller's probe of ``media``, when it has one. With the media's ``sha256`` the result is
+    cached (by bytes and options) and linked into ``out_dir``: the same clip in many articles is decoded once.
     """
     options = options or KeyframeOptions()
     media, out_dir = Path(media), Path(out_dir)
+    if sha256 is None:
+        return _extract(media, out_dir, options, info)
+    key = json.dumps({"media": sha256, **asdict(options)}, sort_keys=True)
+    cached = cache_dir() / "keyframes" / hashlib.sha256(key.encode()).hexdigest()[:32]
+    if not (cached / "keyframes.json").is_file():
+        result = _extract(media, out_dir, options, info)
+        _link_outputs(out_dir, cached)
+        return result
+    _link_outputs(cached, out_dir)
+    data = read_json(out_dir / "keyframes.json")
+    return KeyframeResult(status=data["status"], mode=data["mode"], reason=data["reason"], error=data["error"],
+                          frames=[Keyframe(**dict(f, path=Path(f["path"]))) for f in data["frames"]],
+                          contact_sheet=Path(data["contact_sheet"]) if data["contact_sheet"] else None)
+
+
+def _link_outputs(src: Path, dst: Path) -> None:
+    """Hard-link (copy across filesystems) keyframes/, the sheet and keyframes.json; the JSON last, so a
+    destination with a keyframes.json is whole. A cache entry is built aside and renamed into place."""
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", suffix=".tmp", dir=dst.parent)) \
+        if not dst.exists() else dst
+    (target / "keyframes.json").unlink(missing_ok=True)
+    shutil.rmtree(target / "keyframes", ignore_errors=True)
+    if (src / "keyframes").is_dir():
+        shutil.copytree(src / "keyframes", target / "keyframes", copy_function=link)
+    for name in ("contact_sheet.jpg", "keyframes.json"):
+        (target / name).unlink(missing_ok=True)
+        if (src / name).exists():
+            link(str(src / name), str(target / name))
+    if target != dst:
+        try:
+            target.rename(dst)
+        except OSError:   # another process stored the same entry first
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def _extract(media: Path, out_dir: Path, options: KeyframeOptions, info: MediaInfo | None) -> KeyframeResult:
     info = info or probe(media)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not info.has_video:

@@ -229,7 +229,8 @@ def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None]
         _check(stop)
         with _stage(item, "keyframes", item.stages) as rec:
             fetched = prep.downloads[item.id]
-            kf = extract_keyframes(fetched.path, out_dir / "media" / item.id, options.keyframes, info=fetched.info)
+            kf = extract_keyframes(fetched.path, out_dir / "media" / item.id, options.keyframes,
+                                   info=fetched.info, sha256=fetched.sha256)
             rec.status = kf.status
             rec.error = kf.reason or kf.error
     return prep

@@ -61,3 +61,18 @@ def test_keyframes_command_goes_on_after_a_bad_file(media, tmp_path: Path) -> No
     assert "FAILED" in proc.stderr and "Traceback" not in proc.stderr
     (result,) = json.loads(proc.stdout)
     assert result["media"] == str(media.silent) and result["status"] == "ok" and result["frames"]
+
+
+def test_keyframes_of_a_clip_shared_by_two_articles_are_extracted_once(server, tmp_path: Path) -> None:
+    outs = []
+    for name in ("one", "two"):
+        page = tmp_path / f"{name}.md"
+        page.write_text(f"# {name}\n\nThe council met on Tuesday to discuss the new bridge and its cost.\n\n"
+                        f"{server.url('silent.mp4')}\n")
+        manifest = process(str(page), RunOptions(out=tmp_path / "out"))
+        (item,) = manifest.items
+        outs.append(tmp_path / "out" / manifest.article_id / "media" / item.id)
+    first, second = (sorted(p.relative_to(d) for p in d.rglob("*.jpg")) for d in outs)
+    assert first and first == second
+    assert all((outs[0] / p).stat().st_ino == (outs[1] / p).stat().st_ino for p in first)   # linked, not redone
+    assert json.loads((outs[0] / "keyframes.json").read_text()) == json.loads((outs[1] / "keyframes.json").read_text())
