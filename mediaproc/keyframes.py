@@ -31,7 +31,7 @@ import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .media import MediaInfo, probe
-from .utils import MediaprocError, cache_dir, read_json, write_json
+from .utils import MediaprocError, cache_dir, clock, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -416,17 +416,11 @@ def _contact_sheet(out_dir: Path, frames: list[Keyframe]) -> Image.Image:
         with Image.open(out_dir / frame.path) as image:
             image.thumbnail((_SHEET_THUMB_WIDTH, height))
             sheet.paste(image, (x, y))
-        label = _clock(frame.time)
+        label = clock(frame.time, 1)
         left, top, right, bottom = draw.textbbox((x + 6, y + height - 26), label, font=font)
         draw.rectangle((left - 4, top - 3, right + 4, bottom + 3), fill="black")
         draw.text((x + 6, y + height - 26), label, fill="white", font=font)
     return sheet
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
 
 
 def _clear(directory: Path) -> None:

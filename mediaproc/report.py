@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .utils import atomic_write_text, read_json, to_jsonable
+from .utils import atomic_write_text, clock, read_json, to_jsonable
 
 if TYPE_CHECKING:
     from .article import Article
@@ -32,10 +32,7 @@ def _esc(value: object) -> str:
 
 
 def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    return "?" if seconds is None else clock(seconds)
 
 
 def _img_src(out_dir: Path, rel: str, embed: bool) -> str:

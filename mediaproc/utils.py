@@ -40,6 +40,17 @@ def stable_id(readable: str, key: str, max_len: int = 40) -> str:
     return f"{slugify(readable, max_len)}-{digest}"
 
 
+def clock(seconds: float, decimals: int = 0) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour), with ``decimals`` digits of the second: how people read times."""
+    scale = 10 ** decimals
+    total = round(seconds * scale)
+    hours, rest = divmod(total, 3600 * scale)
+    minutes, secs = divmod(rest, 60 * scale)
+    width = 2 + (decimals + 1 if decimals else 0)
+    sec = f"{secs / scale:0{width}.{decimals}f}"
+    return f"{hours}:{minutes:02d}:{sec}" if hours else f"{minutes}:{sec}"
+
+
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
