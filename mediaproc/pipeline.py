@@ -266,8 +266,6 @@ def finish(prep: Prepared, options: RunOptions, *, on_event: Callable[[str], Non
             write_alignment(alignment, media_dir / "alignment.json")
             write_corrected_subtitles(alignment, transcript, media_dir)
             alignments[item.id] = alignment
-        if item.status == "pending":
-            item.status = "ok"
     for item in manifest.items:
         if item.status == "pending":
             item.status = "ok"

@@ -46,8 +46,7 @@ def _keyframes(out_dir: Path, item_id: str) -> list[dict[str, Any]]:
     path = out_dir / "media" / item_id / "keyframes.json"
     if not path.exists():
         return []
-    data = read_json(path)
-    frames = data.get("frames", data) if isinstance(data, dict) else data
+    frames = read_json(path)["frames"]
     return [dict(f, path=f"media/{item_id}/{f['path']}") for f in frames]
 
 
