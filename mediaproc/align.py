@@ -26,9 +26,11 @@ from typing import Callable, Iterator
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from .article import Article, Sentence
-from .transcribe import Segment, Transcript
-from .utils import MediaprocError, atomic_write_text, read_json, write_json
+from ._fs import atomic_write_text, read_json, write_json
+from .errors import AlignError
+from .options import AlignOptions
+from .schema import (Alignment, AlignmentSummary, Article, Segment, Sentence, SentenceAlignment, Transcript,
+                     VideoOnlySpan, WordPair, load)
 
 SPOKEN = "spoken"
 PARAPHRASED = "paraphrased"
@@ -49,87 +51,6 @@ once only or other our ours ourselves out over own same she should so some such 
 themselves then there these they this those through to too under until up very was we were what when where which
 while who whom why will with would you your yours yourself yourselves s t ll ve re d m o y
 """.split())
-
-
-class AlignError(MediaprocError):
-    """Options out of range, or an alignment file that cannot be read back."""
-
-
-@dataclass
-class AlignOptions:
-    spoken_threshold: float = 0.72       # character similarity of normalised sentence vs span: "nearly verbatim"
-    paraphrase_threshold: float = 0.3    # weighted F1 of fuzzy content-word overlap: "same content in other words"
-    content_word_similarity: float = 80  # rapidfuzz ratio for two content words to count as the same word
-    max_candidates: int = 3              # candidate places tried per sentence
-    max_ngram_hits: int = 20             # n-grams more frequent than this in the transcript do not anchor
-    video_only_gap: float = 2.0          # seconds of silence that end a video-only span or a paraphrase
-    min_video_only_tokens: int = 2       # shorter unclaimed runs are glue words, not remarks
-
-    def validate(self) -> None:
-        for name in ("spoken_threshold", "paraphrase_threshold"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise AlignError(f"{name.replace('_', ' ')} {getattr(self, name)} must be in (0, 1]")
-        if not 0 < self.content_word_similarity <= 100:
-            raise AlignError(f"content word similarity {self.content_word_similarity} must be in (0, 100]")
-        if self.max_candidates < 1 or self.max_ngram_hits < 1 or self.video_only_gap <= 0:
-            raise AlignError("max candidates, max n-gram hits and the video-only gap must be positive")
-
-
-@dataclass
-class WordPair:
-    article: str | None     # the article's word(s) as written; None for a word only in the speech
-    spoken: str | None      # the transcript's word(s); None for an article word that was not said
-    start: float | None
-    end: float | None
-    index: int | None = None   # the first spoken word's index in the transcript's word order (*)
-
-
-@dataclass
-class SentenceAlignment:
-    paragraph: int
-    index: int
-    text: str
-    status: str                          # spoken | paraphrased | not_spoken
-    start: float | None = None
-    end: float | None = None
-    score: float = 0.0                   # for not_spoken: the best score any candidate reached
-    segment_ids: list[int] = field(default_factory=list)
-    spoken_text: str = ""                # what the transcript says over [start, end]
-    word_span: list[int] | None = None   # [first, last] word index (*)
-    # (*) Transcript.words() order; a segment without word timings counts the words of its text.
-    words: list[WordPair] = field(default_factory=list)   # spoken sentences only
-
-
-@dataclass
-class VideoOnlySpan:
-    start: float
-    end: float
-    text: str
-    segment_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class AlignmentSummary:
-    sentences: int
-    spoken: int
-    paraphrased: int
-    not_spoken: int
-    coverage: float                 # share of article sentences spoken or paraphrased
-    transcript_words: int
-    aligned_words: int
-    aligned_word_share: float       # share of transcript words inside a spoken or paraphrased span
-    video_only_spans: int
-    method: str = METHOD
-    thresholds: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Alignment:
-    article: str                    # Article.source
-    transcript_model: str
-    sentences: list[SentenceAlignment]
-    video_only: list[VideoOnlySpan]
-    summary: AlignmentSummary
 
 
 # --- normalisation ---------------------------------------------------------------------------------
@@ -209,8 +130,8 @@ def _segment_words(transcript: Transcript) -> Iterator[tuple[Segment, list[_Word
     over the silence after): such a word is cut to twice the transcript's median time per
     character, so the sentence start reported is when the speaking starts.
     """
-    rates = [(w.end - w.start) / len(w.text.strip()) for s in transcript.segments for w in s.words
-             if w.text.strip() and w.end > w.start]
+    rates = [(w.end - w.start) / len(w.word.strip()) for s in transcript.segments for w in s.words
+             if w.word.strip() and w.end > w.start]
     per_char = 2 * statistics.median(rates) if rates else math.inf
     for seg in transcript.segments:
         if not seg.words:
@@ -219,7 +140,7 @@ def _segment_words(transcript: Transcript) -> Iterator[tuple[Segment, list[_Word
             yield seg, [_Word(" " + p, seg.start + k * step, seg.start + (k + 1) * step, seg.id)
                         for k, p in enumerate(parts)]
             continue
-        words = [_Word(w.text, w.start, w.end, seg.id) for w in seg.words]
+        words = [_Word(w.word, w.start, w.end, seg.id) for w in seg.words]
         first, last = words[0], words[-1]
         first.start = max(first.start, first.end - per_char * max(len(first.text.strip()), 2))
         last.end = min(last.end, last.start + per_char * max(len(last.text.strip()), 2))
@@ -600,7 +521,6 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
     read in any order, skipped, or interleaved with remarks.
     """
     opts = options or AlignOptions()
-    opts.validate()
     english = (transcript.language or "en").lower().startswith("en")
     sentences = article.sentences()
     sents = [_Side.of(s.text.split(), english) for s in sentences]
@@ -663,7 +583,7 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
         coverage=round((len(spoken) + len(paraphrased)) / n, 4) if n else 0.0,
         transcript_words=len(words), aligned_words=aligned,
         aligned_word_share=round(aligned / len(words), 4) if words else 0.0,
-        video_only_spans=0,
+        video_only_spans=0, method=METHOD,
         thresholds={"spoken_threshold": opts.spoken_threshold, "paraphrase_threshold": opts.paraphrase_threshold,
                     "content_word_similarity": opts.content_word_similarity})
     video_only = _video_only(words, t_side, claimed_words, opts)
@@ -680,15 +600,9 @@ def write_alignment(alignment: Alignment, path: str | Path) -> Path:
 def load_alignment(path: str | Path) -> Alignment:
     """Read back an alignment.json written by :func:`write_alignment`."""
     try:
-        data = read_json(path)
-        return Alignment(
-            article=data["article"], transcript_model=data["transcript_model"],
-            sentences=[SentenceAlignment(**{**s, "words": [WordPair(**p) for p in s["words"]]})
-                       for s in data["sentences"]],
-            video_only=[VideoOnlySpan(**v) for v in data["video_only"]],
-            summary=AlignmentSummary(**data["summary"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AlignError(f"cannot read alignment {path}: {exc.__class__.__name__}: {exc}") from None
+        return load(Alignment, read_json(path))
+    except (OSError, ValueError) as exc:
+        raise AlignError(f"cannot read alignment {path}: {exc}") from None
 
 
 def _corrected_segments(alignment: Alignment, transcript: Transcript) -> list[dict]:
@@ -727,6 +641,5 @@ def write_corrected_subtitles(alignment: Alignment, transcript: Transcript, out_
     return paths
 
 
-__all__ = ["AlignOptions", "Alignment", "AlignmentSummary", "AlignError", "SentenceAlignment", "VideoOnlySpan",
-           "WordPair", "align", "load_alignment", "write_alignment", "write_corrected_subtitles",
-           "SPOKEN", "PARAPHRASED", "NOT_SPOKEN"]
+__all__ = ["align", "load_alignment", "write_alignment", "write_corrected_subtitles", "SPOKEN", "PARAPHRASED",
+           "NOT_SPOKEN", "METHOD"]

@@ -12,96 +12,49 @@ and is deterministic, which a hand-written regex is not on real news prose.
 from __future__ import annotations
 
 import codecs
+import http.client
 import re
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .links import is_media_content_type, media_kind
-from .utils import MediaprocError, to_jsonable
+from . import _net
+from ._fs import read_json
+from .errors import ArticleError, RefusedError
+from ._urls import is_media_content_type, media_kind
+from .schema import Article, Document, Origin, Paragraph, Sentence, load
 
-__all__ = ["Sentence", "Paragraph", "Article", "Document", "ArticleError",
-           "load_document", "parse_article", "read_article"]
+__all__ = ["load_document", "parse_article", "read_article", "load_article", "split_sentences",
+           "markdown_to_text", "MAX_ARTICLE_BYTES", "MAX_SENTENCES"]
 
 _USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) mediaproc/0.1 (+article reader)"
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml"}
 _MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
 _MIN_WORDS = 4        # less body text than this is a menu or an error page, not an article
+MAX_ARTICLE_BYTES = 20_000_000   # a larger "article" is refused with one line (documented in the README)
+_SPLIT_CHUNK = 4000   # characters pysbd sees at once: it is quadratic in the length of what it is given
+MAX_SENTENCES = 50_000   # an "article" with more is refused with one line (pysbd splits ~5,000 a second)
 # Leading bytes of containers we hand to the media stages instead of reading as text.
 _MEDIA_MAGIC = (b"\x1aE\xdf\xa3", b"ID3", b"OggS", b"fLaC", b"RIFF", b"#EXTM3U", b"\xff\xfb", b"\xff\xf3")
-
-
-class ArticleError(MediaprocError):
-    """The source cannot be read as an article (missing, binary, empty, too large, unreachable)."""
-
-
-@dataclass
-class Sentence:
-    paragraph: int          # index of the paragraph in Article.paragraphs
-    index: int              # index of the sentence within its paragraph
-    text: str
-    start: int              # character offsets into the paragraph's text
-    end: int
-
-
-@dataclass
-class Paragraph:
-    index: int
-    text: str
-    sentences: list[Sentence] = field(default_factory=list)
-    kind: str = "body"      # "body" or "boilerplate" (share buttons, disclaimers, donation appeals)
-    span: tuple[int, int] | None = None   # character range in Document.text (text/Markdown sources only)
-
-
-@dataclass
-class Article:
-    source: str                                   # path or URL as the user gave it
-    title: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)   # author, date, url, canonical, sitename, lang
-    paragraphs: list[Paragraph] = field(default_factory=list)
-    boilerplate: list[Paragraph] = field(default_factory=list)
-
-    def sentences(self) -> list[Sentence]:
-        """All body sentences in reading order."""
-        return [s for p in self.paragraphs for s in p.sentences]
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Article:
-        def para(p: dict[str, Any]) -> Paragraph:
-            span = tuple(p["span"]) if p.get("span") else None
-            return Paragraph(index=p["index"], text=p["text"], kind=p.get("kind", "body"), span=span,
-                             sentences=[Sentence(**s) for s in p.get("sentences", [])])
-        return cls(source=data["source"], title=data.get("title", ""), metadata=dict(data.get("metadata", {})),
-                   paragraphs=[para(p) for p in data.get("paragraphs", [])],
-                   boilerplate=[para(p) for p in data.get("boilerplate", [])])
-
-
-@dataclass
-class Document:
-    """The raw source: what :func:`load_document` read, before any parsing."""
-    source: str               # as the user gave it
-    url: str | None           # base URL for resolving links: the final page URL, None for local files
-    kind: str                 # "html", "text", "markdown" or "media"
-    text: str                 # decoded text ("" for media)
-    path: Path | None = None  # local file, if any
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def load_document(source: str, *, timeout: float = 30, max_bytes: int = 20_000_000) -> Document:
-    """Read a local file or fetch an http(s) URL; media (by extension, magic or Content-Type) is not read."""
+def load_document(source: str, *, timeout: float = 30, deadline: float = 120, max_bytes: int = MAX_ARTICLE_BYTES,
+                  policy: _net.Policy | None = None) -> Document:
+    """Read a local file or fetch an http(s) URL; media (by extension, magic or Content-Type) is not read.
+
+    The document's :class:`~mediaproc.schema.Origin` says what its links may reach (see :mod:`mediaproc._net`).
+    A page must keep arriving (1 KiB per ``timeout`` seconds) and be whole within ``deadline`` seconds.
+    """
+    policy = policy or _net.Policy()
     if re.match(r"(?i)https?://", source):
-        return _fetch(source, timeout=timeout, max_bytes=max_bytes)
+        return _fetch(source, timeout=timeout, deadline=deadline, max_bytes=max_bytes, policy=policy)
     if re.match(r"(?i)[a-z][a-z0-9+.-]+://", source) and not source.lower().startswith("file://"):
         raise ArticleError(f"{source}: unsupported URL scheme (use http, https or a local file)")
     path = Path(urllib.parse.unquote(source[7:]) if source.lower().startswith("file://") else source).expanduser()
@@ -123,49 +76,61 @@ def load_document(source: str, *, timeout: float = 30, max_bytes: int = 20_000_0
         "text" if suffix == ".txt" else None
     text = _decode(source, data, None, html=kind == "html" or (kind is None and _looks_like_html(data)))
     kind = kind or ("html" if _looks_like_html(data) else "text")
-    return Document(source, None, kind, text, path.resolve())
+    return Document(source, None, kind, text, path.resolve(), Origin("local", root=path.resolve().parent))
 
 
-def _fetch(url: str, *, timeout: float, max_bytes: int) -> Document:
+def _fetch(url: str, *, timeout: float, deadline: float, max_bytes: int, policy: _net.Policy) -> Document:
+    """GET the page under the network policy, the stall detector and the deadline (a trickle is cut off)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    origin = Origin("network", address_class=_net.host_class(host))
     if media_kind(url):
-        return Document(url, url, "media", "")
+        return Document(url, url, "media", "", origin=Origin("user"))
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "text/html,*/*;q=0.8"})
-    deadline = time.monotonic() + timeout
+    length, received = None, 0
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # The user named this host; a redirect may not take the fetch to another class of address.
+        with _net.guarded(_net.allowed_classes(origin, policy), stall=timeout, deadline=deadline) as guard, \
+                urllib.request.urlopen(request, timeout=timeout) as response:
             final = response.geturl()
             ctype = response.headers.get("Content-Type", "")
             if is_media_content_type(ctype):
-                return Document(url, final, "media", "")
+                return Document(url, final, "media", "", origin=Origin("user"))
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise ArticleError(f"{url}: {int(length) / 1e6:.1f} MB is larger than the "
                                    f"{max_bytes / 1e6:g} MB limit for an article")
             chunks: list[bytes] = []
-            received = 0
-            while block := response.read(64 * 1024):
+            while block := response.read1(64 * 1024):
                 received += len(block)
                 if received > max_bytes:
                     raise ArticleError(f"{url}: more than the {max_bytes / 1e6:g} MB limit for an article")
-                if time.monotonic() > deadline:
-                    raise TimeoutError
+                guard.progress(len(block))
                 chunks.append(block)
+            if guard.reason or (length and length.isdigit() and received < int(length)):
+                raise TimeoutError            # cut off by the watchdog, or the server closed early
+    except RefusedError as exc:
+        raise ArticleError(f"{url}: {exc}") from None
     except urllib.error.HTTPError as exc:
         raise ArticleError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (TimeoutError, OSError) as exc:   # socket.timeout is TimeoutError; URLError is an OSError
+    except (TimeoutError, OSError, _net.Aborted, http.client.HTTPException) as exc:  # URLError is an OSError
+        if guard.reason:
+            raise ArticleError(f"{url}: {guard.reason}") from None
+        if isinstance(exc, TimeoutError) and length and length.isdigit() and received < int(length):
+            raise ArticleError(f"{url}: the page ended after {received} of its {length} bytes") from None
         reason = getattr(exc, "reason", exc)
         if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
             raise ArticleError(f"{url}: no complete answer within {timeout:g} s (timed out)") from None
         raise ArticleError(f"{url}: cannot fetch ({reason})") from None
     data = b"".join(chunks)
     if data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp":
-        return Document(url, final, "media", "")
+        return Document(url, final, "media", "", origin=Origin("user"))
     html = "html" in ctype.lower() or "xml" in ctype.lower() or (not ctype and _looks_like_html(data))
     kind = "html" if html or _looks_like_html(data) else \
         "markdown" if "markdown" in ctype.lower() or media_kind(final) is None and final.lower().endswith(".md") \
         else "text"
     charset = re.search(r"charset=([\w.:-]+)", ctype, re.I)
-    return Document(url, final, kind, _decode(url, data, charset.group(1) if charset else None, html=kind == "html"))
+    text = _decode(url, data, charset.group(1) if charset else None, html=kind == "html")
+    return Document(url, final, kind, text, origin=origin)
 
 
 def _looks_like_html(data: bytes) -> bool:
@@ -211,10 +176,9 @@ def read_article(source: str, **kw: Any) -> Article:
 def load_article(source: str, **kw: Any) -> Article:
     """An ``article.json`` written by mediaproc, or any article source :func:`read_article` takes."""
     if source.lower().endswith(".json") and Path(source).is_file():
-        from .utils import read_json
         try:
-            return Article.from_dict(read_json(source))
-        except (ValueError, KeyError, TypeError) as exc:
+            return load(Article, read_json(source))
+        except (ValueError, OSError) as exc:
             raise ArticleError(f"{source}: not an article.json written by mediaproc ({exc})") from None
     return read_article(source, **kw)
 
@@ -252,6 +216,10 @@ def parse_article(doc: Document) -> Article:
     if sum(len(p.text.split()) for p in article.paragraphs) < _MIN_WORDS:
         raise ArticleError(f"{doc.source}: no article text found (fewer than {_MIN_WORDS} words of prose "
                            "outside navigation and boilerplate)")
+    estimate = sum(len(_SENTENCE_END.findall(p.text)) + 1 for p in article.paragraphs)
+    if estimate > MAX_SENTENCES:
+        raise ArticleError(f"{doc.source}: about {estimate:,} sentences, more than the {MAX_SENTENCES:,} an article "
+                           "may have (split the file)")
     for para in article.paragraphs:
         para.sentences = split_sentences(para.text, metadata.get("lang", "en"), para.index)
     return article
@@ -346,8 +314,12 @@ def _text_blocks(text: str) -> tuple[str, dict[str, str], list[tuple[str, tuple[
             flush()
     flush()
     # A paragraph that is only a URL is a link, not prose: links.find_links reports it.
-    blocks = [block for block in blocks if _has_words(block[0]) and not _BARE_URL.match(block[0])]
-    return (blocks[0][0] if blocks else ""), {}, blocks[1:]
+    # The first block is the title, however short ("# A"); the others need words to be prose.
+    title = blocks[0][0] if blocks and re.search(r"\w", blocks[0][0]) and not _BARE_URL.match(blocks[0][0]) else ""
+    body = [block for block in blocks[1 if title else 0:] if _has_words(block[0]) and not _BARE_URL.match(block[0])]
+    if not title and body:
+        title, body = body[0][0], body[1:]
+    return title, {}, body
 
 
 def _has_words(text: str) -> bool:
@@ -404,17 +376,39 @@ def _segmenter(lang: str) -> Any:
 
 
 def split_sentences(text: str, lang: str = "en", paragraph: int = 0) -> list[Sentence]:
-    """Sentences of one paragraph with character offsets into ``text`` (whitespace trimmed)."""
+    """Sentences of one paragraph with character offsets into ``text`` (whitespace trimmed).
+
+    pysbd's cost grows with the square of its input, so a long paragraph is cut into pieces of
+    about ``_SPLIT_CHUNK`` characters at a sentence end (or, failing one, a space) first: a text
+    file of a million lines then splits in seconds, not hours.
+    """
     sentences: list[Sentence] = []
-    pos = 0
-    for piece in _segmenter(lang).segment(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        start = text.find(piece, pos)
-        if start < 0:           # pysbd never rewrites with clean=False, but stay safe
-            start = pos
-        end = start + len(piece)
-        sentences.append(Sentence(paragraph, len(sentences), text[start:end], start, end))
-        pos = end
+    for base, chunk in _chunks(text):
+        pos = 0
+        for piece in _segmenter(lang).segment(chunk):
+            piece = piece.strip()
+            if not piece:
+                continue
+            start = chunk.find(piece, pos)
+            if start < 0:           # pysbd never rewrites with clean=False, but stay safe
+                start = pos
+            end = start + len(piece)
+            sentences.append(Sentence(paragraph, len(sentences), chunk[start:end], base + start, base + end))
+            pos = end
     return sentences
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+")
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) of ``text`` in pieces of at most about ``_SPLIT_CHUNK`` characters."""
+    out, start = [], 0
+    while len(text) - start > _SPLIT_CHUNK:
+        window = text[start:start + _SPLIT_CHUNK]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window, _SPLIT_CHUNK // 2)]
+        cut = ends[-1] if ends else (window.rfind(" ") + 1 or _SPLIT_CHUNK)
+        out.append((start, text[start:start + cut]))
+        start += cut
+    out.append((start, text[start:]))
+    return out

@@ -1,46 +1,46 @@
-"""Process many articles in one process: resumable, locked, overlapped, summarised.
+"""Process many articles: resumable, locked, summarised, on one machine or a Dask cluster.
 
-Downloads and keyframes of upcoming articles run in a bounded thread pool while the
-main thread transcribes, so Whisper (loaded once) never waits for the network when
-work is queued. An article is complete only when its ``.complete`` marker exists;
-the marker is written last and atomically by :func:`pipeline.finish`, so a run
-killed at any point never leaves an article that looks complete but is not.
+:func:`run_batch` is the one batch loop. It decides what is left to do (an article is
+complete only when its ``.complete`` marker and outputs exist; the marker is written last
+and the whole folder is swapped in at once, so a run killed at any point never leaves an
+article that looks complete but is not), holds the output lock, counts, reports progress,
+stops on Ctrl-C or ``--fail-fast``, and writes the summary. Where the articles run is the
+executor's business: :class:`LocalExecutor` (threads here) or
+:class:`mediaproc.cluster.DaskExecutor`.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tqdm import tqdm
 
-from .pipeline import COMPLETE, MANIFEST, Cancelled, Manifest, Prepared, RunOptions, article_id, finish, prepare
-from .transcribe import preload
-from .utils import MediaprocError, read_json, to_jsonable, write_json
+from . import _fs
+from ._layout import COMPLETE, LOCK, MANIFEST, REPORT, STAGE_OUTPUT, SUMMARY, article_id
+from .errors import LockedError
+from .options import RunOptions
+from .pipeline import Cancelled, Pipeline, Prepared
+from .schema import BatchSummary, Manifest, dumps
 
 log = logging.getLogger("mediaproc")
 
 ARTICLE_PATTERNS = ("*.txt", "*.md", "*.html", "*.htm")
-LOCK = ".mediaproc.lock"
-SUMMARY = "batch-summary.json"
+Emit = Callable[[str], None]
 
 
-class LockedError(MediaprocError):
-    """Another mediaproc process is writing the same output directory."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class BatchOptions:
     jobs: int = 2                 # articles prepared (downloaded, keyframed) ahead of transcription
     force: bool = False           # redo articles that are already complete
@@ -49,26 +49,13 @@ class BatchOptions:
     write_summary: bool = True
 
 
-@dataclass
-class BatchSummary:
-    articles: int = 0
-    ok: int = 0
-    partial: int = 0
-    failed: int = 0
-    resumed: int = 0              # complete from an earlier run, not redone
-    media_downloaded: int = 0
-    media_cached: int = 0
-    media_failed: int = 0
-    transcripts_cached: int = 0
-    audio_seconds: float = 0.0    # audio transcribed in this run (cache hits excluded)
-    wall_seconds: float = 0.0
-    interrupted: bool = False
-    failures: list[dict[str, str]] = field(default_factory=list)
-    articles_detail: list[dict[str, str]] = field(default_factory=list)
+class Executor(Protocol):
+    """Runs articles and yields each (source, manifest) as it finishes; ``in_flight`` after a stop."""
 
-    @property
-    def exit_code(self) -> int:
-        return 1 if (self.failed or self.partial or self.interrupted) else 0
+    def run(self, sources: list[str], options: RunOptions, emit: Emit,
+            stop: threading.Event) -> Iterator[tuple[str, Manifest]]: ...
+
+    def in_flight(self) -> list[str]: ...
 
 
 def discover(root: str | Path, patterns: Iterable[str] = ARTICLE_PATTERNS) -> list[str]:
@@ -86,135 +73,81 @@ def read_url_list(path: str | Path) -> list[str]:
 
 
 def is_complete(out_dir: Path) -> bool:
-    """True when the marker exists, the run was clean and the outputs it lists are all there."""
+    """True when the marker exists, the run was clean and the outputs it lists are all there and unchanged."""
     marker, manifest = out_dir / COMPLETE, out_dir / MANIFEST
-    if not (marker.exists() and manifest.exists() and (out_dir / "report.html").exists()):
+    if not (marker.exists() and manifest.exists() and (out_dir / REPORT).exists()):
         return False
     try:
-        data = read_json(manifest)
+        data = _fs.read_json(manifest)
     except (OSError, ValueError):
         return False
     if data.get("status") != "ok":
         return False
     for item in data.get("items", []):
         media = out_dir / "media" / item["id"]
-        done = {name for name, rec in item.get("stages", {}).items() if rec.get("status") in ("ok", "partial")}
-        needed = [media / _STAGE_OUTPUT[name] for name in done if name in _STAGE_OUTPUT]
+        done = {name for name, rec in item.get("stages", {}).items()
+                if rec.get("status") in ("ok", "cached", "partial")}
+        needed = [media / STAGE_OUTPUT[name] for name in done if name in STAGE_OUTPUT]
+        if item.get("path"):
+            path = out_dir / item["path"]
+            if not path.is_file() or path.stat().st_size != item.get("size"):   # truncated or deleted media
+                return False
         if not all(p.exists() for p in needed):
             return False
     return True
 
 
-_STAGE_OUTPUT = {"keyframes": "keyframes.json", "transcribe": "transcript.json", "align": "alignment.json"}
-
-
 class OutputLock:
-    """An exclusive ``flock`` on ``OUT/.mediaproc.lock``; the OS drops it when the holder dies,
-    so a stale lock from a killed process is simply taken over."""
+    """An exclusive lock on ``OUT/.mediaproc.lock`` (flock: the OS drops it when the holder dies, so a
+    stale lock from a killed process is simply taken over); ``OUT/.mediaproc.lock.owner`` names the holder."""
 
     def __init__(self, out: Path) -> None:
         self.path = Path(out) / LOCK
-        self._fd: int | None = None
+        self.owner = self.path.with_name(LOCK + ".owner")
+        self._lock = None
 
     def __enter__(self) -> OutputLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise LockedError(f"{self.path.parent} is in use by {holder}; wait for it or use another -o") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
-        self._fd = fd
+        self._lock = _fs.try_lock(self.path)
+        if self._lock is None:
+            try:
+                holder = self.owner.read_text(encoding="utf-8").strip() or "another process"
+            except OSError:
+                holder = "another process"
+            raise LockedError(f"{self.path.parent} is in use by {holder}; wait for it or use another -o")
+        _fs.atomic_write_text(self.owner, f"pid {os.getpid()} on {socket.gethostname()}\n")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def account(summary: BatchSummary, manifest: Manifest) -> None:
     """Add one finished article to the summary's counts."""
     summary.articles += 1
     setattr(summary, manifest.status, getattr(summary, manifest.status) + 1)
-    summary.articles_detail.append({"id": manifest.article_id, "source": manifest.source,
-                                    "status": manifest.status})
+    summary.articles_detail.append({"id": manifest.article_id, "source": manifest.source, "status": manifest.status})
     if manifest.error:
         summary.failures.append({"source": manifest.source, "error": manifest.error})
     for item in manifest.items:
         download = item.stages.get("download")
-        if item.stages.get("download") and download.status == "failed":
+        if download is not None and download.status == "failed":
             summary.media_failed += 1
         elif item.from_cache:
             summary.media_cached += 1
         elif download is not None:
             summary.media_downloaded += 1
+        transcribed = item.stages.get("transcribe")
         if item.transcript_cached:
             summary.transcripts_cached += 1
-        elif item.stages.get("transcribe") and item.stages["transcribe"].status == "ok":
+        elif transcribed is not None and transcribed.status == "ok":
             summary.audio_seconds += item.duration or 0.0
         if item.status != "ok":
-            summary.failures.append({"source": manifest.source, "url": item.url,
-                                     "error": item.error or item.status})
+            summary.failures.append({"source": manifest.source, "url": item.url, "error": item.error or item.status})
 
 
-def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | None = None,
-              *, on_event: Callable[[str], None] | None = None) -> BatchSummary:
-    """Process ``sources`` into ``options.out``; one failure never stops the rest (unless fail_fast)."""
-    batch = batch or BatchOptions()
-    out = Path(options.out)
-    summary = BatchSummary()
-    t0 = time.monotonic()
-    with OutputLock(out):
-        todo = pending(sources, out, batch.force, summary)
-        bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr,
-                   dynamic_ncols=True)
-        emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
-        pool = ThreadPoolExecutor(max_workers=max(1, batch.jobs), thread_name_prefix="prepare")
-        window: deque[tuple[str, Future[Prepared]]] = deque()
-        queue = iter(todo)
-        stop = threading.Event()
-
-        def top_up() -> None:
-            while len(window) < max(1, batch.jobs) + 1:
-                src = next(queue, None)
-                if src is None:
-                    return
-                window.append((src, pool.submit(prepare, src, options, on_event=emit, stop=stop)))
-
-        try:
-            top_up()
-            if todo:   # load Whisper while the first articles download, not after
-                preload(options.transcribe)
-            while window:
-                src, future = window.popleft()
-                top_up()
-                try:
-                    manifest = finish(future.result(), options, on_event=emit)
-                except (KeyboardInterrupt, Cancelled):
-                    raise
-                except Exception as exc:  # a bug or a full disk in one article must not end the batch
-                    manifest = crashed(src, exc, emit)
-                account(summary, manifest)
-                bar.update(1)
-                bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
-                if batch.fail_fast and manifest.status != "ok":
-                    emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
-                    break
-        except (KeyboardInterrupt, Cancelled):
-            summary.interrupted = True
-            emit("interrupted: finished articles are kept; waiting for downloads in flight, then re-run to resume")
-        finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)   # inside the lock: no thread writes OUT after it
-            bar.close()
-    return finalize(summary, t0, out, batch)
-
-
-def crashed(source: str, exc: BaseException, emit: Callable[[str], None]) -> Manifest:
+def crashed(source: str, exc: BaseException, emit: Emit) -> Manifest:
     """The manifest of an article that failed in an unexpected way (the traceback goes to the debug log)."""
     log.debug("unexpected failure on %s", source, exc_info=exc)
     manifest = Manifest(article_id=article_id(source), source=source, status="failed",
@@ -240,17 +173,157 @@ def pending(sources: list[str], out: Path, force: bool, summary: BatchSummary) -
     return todo
 
 
+class LocalExecutor:
+    """Downloads and keyframes of upcoming articles run in ``jobs`` threads while this thread transcribes,
+    so Whisper (loaded once) never waits for the network when work is queued."""
+
+    def __init__(self, jobs: int = 2, engines: object | None = None) -> None:
+        self.jobs = max(1, jobs)
+        self.engines = engines
+        self._window: deque[tuple[str, Future[Prepared]]] = deque()
+        self._current: tuple[str, Future[Prepared]] | None = None
+
+    def run(self, sources: list[str], options: RunOptions, emit: Emit,
+            stop: threading.Event) -> Iterator[tuple[str, Manifest]]:
+        pipeline = Pipeline(options, engines=self.engines, on_event=emit, stop=stop)  # type: ignore[arg-type]
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="prepare")
+        queue = iter(sources)
+
+        def top_up() -> None:
+            while len(self._window) < self.jobs + 1 and not stop.is_set():
+                src = next(queue, None)
+                if src is None:
+                    return
+                self._window.append((src, pool.submit(pipeline.prepare, src)))
+
+        try:
+            top_up()
+            if sources:   # load Whisper while the first articles download, not after
+                threading.Thread(target=_quietly, args=(pipeline.engine,), name="mediaproc-preload", daemon=True).start()
+            while self._window:
+                src, future = self._current = self._window.popleft()
+                top_up()
+                try:
+                    manifest = pipeline.finish(_result(future, stop))
+                except (KeyboardInterrupt, Cancelled):
+                    raise
+                except Exception as exc:  # a bug or a full disk in one article must not end the batch
+                    manifest = crashed(src, exc, emit)
+                self._current = None
+                yield src, manifest
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            # Threads still in a stage see the stop within a moment (downloads are cut off); each removes
+            # its staging folder on the way out. A thread stuck in a parser is not waited for beyond this.
+            deadline = time.monotonic() + 1.0
+            for _, future in ([self._current] if self._current else []) + list(self._window):
+                if not future.cancelled():
+                    try:
+                        prep = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                        pipeline.discard(prep)
+                    except Exception:    # cancelled, timed out or failed: nothing more to tidy here
+                        pass
+
+    def in_flight(self) -> list[str]:
+        return [src for src, _ in ([self._current] if self._current else []) + list(self._window)]
+
+
+def _quietly(work: Callable[[], object]) -> None:
+    """Run ``work`` ahead of time; a failure is seen again, and reported, when the result is needed."""
+    try:
+        work()
+    except Exception:
+        pass
+
+
+def _result(future: Future[Prepared], stop: threading.Event) -> Prepared:
+    """The future's result, or :class:`Cancelled` as soon as ``stop`` is set (a parser stuck in C is left)."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            if stop.is_set():
+                raise Cancelled from None
+
+
+def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | None = None, *,
+              executor: Executor | None = None, on_event: Emit | None = None) -> BatchSummary:
+    """Process ``sources`` into ``options.out``; one failure never stops the rest (unless ``fail_fast``).
+
+    The first Ctrl-C stops within seconds (downloads are cut off, no new stage starts) and the summary
+    marks the articles in flight ``interrupted``; a second Ctrl-C exits at once.
+    """
+    batch = batch or BatchOptions()
+    executor = executor or LocalExecutor(batch.jobs)
+    out = Path(options.out)
+    summary = BatchSummary()
+    t0 = time.monotonic()
+    stop = threading.Event()
+    with OutputLock(out), _interruptible(stop):
+        todo = pending(sources, out, batch.force, summary)
+        bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr, dynamic_ncols=True)
+        emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
+        try:
+            for _, manifest in executor.run(todo, options, emit, stop):
+                if stop.is_set():
+                    raise Cancelled
+                account(summary, manifest)
+                bar.update(1)
+                bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
+                if batch.fail_fast and manifest.status != "ok":
+                    emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
+                    break
+        except (KeyboardInterrupt, Cancelled):
+            summary.interrupted = True
+            for src in executor.in_flight():
+                summary.articles_detail.append({"id": article_id(src), "source": src, "status": "interrupted"})
+            emit("interrupted: finished articles are kept, the others left as they were; re-run to resume")
+        finally:
+            stop.set()
+            bar.close()
+    return finalize(summary, t0, out, batch)
+
+
+class _interruptible:
+    """Ctrl-C handling for the batch: the first sets ``stop``, which every stage and wait checks within a
+    fraction of a second (raising KeyboardInterrupt at a random point can abort a C extension mid-call);
+    the second exits at once (status 130)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.previous = None
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():
+            os.write(2, b"\ninterrupted again: exiting now\n")
+            os._exit(130)
+        self.stop.set()
+
+    def __enter__(self) -> _interruptible:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def finalize(summary: BatchSummary, started: float, out: Path, batch: BatchOptions) -> BatchSummary:
     """Round the figures and write OUT/batch-summary.json."""
     summary.wall_seconds = round(time.monotonic() - started, 3)
     summary.audio_seconds = round(summary.audio_seconds, 3)
     if batch.write_summary:
-        write_json(out / SUMMARY, summary)
+        try:
+            _fs.write_json(out / SUMMARY, summary)
+        except OSError as exc:
+            log.error("%s", _fs.describe_os_error(exc, f"cannot write {out / SUMMARY}"))
     return summary
 
 
 def format_summary(summary: BatchSummary) -> str:
-    """The end-of-run table."""
+    """The end-of-run table, with each failure once."""
     rows = [
         ("articles", f"{summary.articles + summary.resumed} ({summary.ok} ok, {summary.partial} partial, "
                      f"{summary.failed} failed, {summary.resumed} already complete)"),
@@ -262,8 +335,13 @@ def format_summary(summary: BatchSummary) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     lines += [f"  FAILED {f.get('url') or f['source']}: {f['error']}" for f in summary.failures]
+    lines += [f"  INTERRUPTED {a['source']}" for a in summary.articles_detail if a["status"] == "interrupted"]
     return "\n".join(lines)
 
 
 def summary_json(summary: BatchSummary) -> str:
-    return json.dumps(to_jsonable(summary), indent=2)
+    return dumps(summary)
+
+
+__all__ = ["BatchOptions", "Executor", "LocalExecutor", "OutputLock", "run_batch", "discover", "read_url_list",
+           "is_complete", "pending", "format_summary", "summary_json", "ARTICLE_PATTERNS"]

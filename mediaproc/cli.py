@@ -1,37 +1,95 @@
 """Command line: parse options, call the stage or pipeline functions, map outcomes to exit codes.
 
-Exit status (every command): 0 all ok; 1 some item failed or was only partly
-processed (the rest were still processed; see the manifest); 2 usage error.
+Every option's default, choices and help come from the option classes in
+:mod:`mediaproc.options`; this module only spells them as flags.
+
+Exit status (every command): 0 all ok; 1 some item failed or was only partly processed
+(the rest were still processed; see the manifest), or the run was interrupted; 2 usage
+error; 130 a second Ctrl-C (exit at once).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-import re
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .utils import MediaprocError, to_jsonable
+from .errors import MediaprocError, OptionsError
+from .options import (AlignOptions, CacheOptions, DownloadOptions, KeyframeOptions, RunOptions, SecurityOptions,
+                      TranscribeOptions, choices, describe_range, opt_fields)
+from .schema import dump
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_EXIT_HELP = "Exit status: 0 all ok, 1 some item failed (the others were still processed), 2 usage error."
+_EXIT_HELP = ("Exit status: 0 all ok; 1 some item failed or was partial (the others were still processed), "
+              "or the run was interrupted; 2 usage error.")
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
+
+# --- options generated from the option classes ------------------------------------------------------------
+
+def _click_type(cls: type, name: str) -> tuple[Any, bool]:
+    """(click type, is a flag) for a field."""
+    allowed = choices(cls, name)
+    if allowed is not None:
+        return click.Choice([a for a in allowed if a is not None]), False
+    hint = typing.get_type_hints(cls)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    base = args[0]
+    if base is bool:
+        return bool, True
+    if base is Path:
+        return click.Path(path_type=Path), False
+    return base, False
 
 
-def _filesize(_ctx: Any, _param: Any, value: str | None) -> int | None:
-    if value is None:
-        return None
-    m = _SIZE.match(value)
-    if not m:
-        raise click.BadParameter(f"{value!r} is not a size like 500M or 2G")
-    return int(float(m.group(1)) * 1024 ** "bkmgt".index((m.group(2) or "b").lower()))
+def _group(cls: type, key: str) -> Callable[[Callable], Callable]:
+    """click options for every command-line field of option class ``cls``; values land in ``key__<field>``."""
+    decorators = []
+    for name, default, o in opt_fields(cls):
+        flag = o.flag or "--" + name.replace("_", "-")
+        kind, is_flag = _click_type(cls, name)
+        extra = f" Range: {describe_range(o)}." if describe_range(o) else ""
+        param = f"{key}__{name}"
+        if is_flag:
+            spelling = flag if not default else f"{flag}/--no-{flag[2:]}"
+            decorators.append(click.option(spelling, param, is_flag=True, default=default,
+                                           show_default=bool(default), help=o.help))
+            continue
+        callback = None
+        if o.parse is not None:
+            parse = o.parse
+
+            def callback(_ctx: Any, _param: Any, value: Any, parse: Callable = parse) -> Any:
+                try:
+                    return None if value is None else parse(value)
+                except MediaprocError as exc:
+                    raise click.BadParameter(str(exc)) from None
+            kind = str
+        shown = o.shown if o.shown is not None else default
+        decorators.append(click.option(flag, param, type=kind, default=shown, callback=callback,
+                                       show_default=default is not None, metavar=o.metavar, help=o.help + extra))
+
+    def apply(f: Callable) -> Callable:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+    return apply
+
+
+def _build(cls: type, kw: dict[str, Any], key: str) -> Any:
+    """An instance of ``cls`` from the command-line values (others keep their defaults); exit 2 if invalid."""
+    values = {f.name: kw.pop(f"{key}__{f.name}") for f in dataclasses.fields(cls) if f"{key}__{f.name}" in kw}
+    try:
+        return cls(**values)
+    except OptionsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _stack(*decorators: Callable) -> Callable:
@@ -42,96 +100,45 @@ def _stack(*decorators: Callable) -> Callable:
     return apply
 
 
+def _verbosity(f: Callable) -> Callable:
+    """-v/-q, accepted before or after the subcommand."""
+    def set_level(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            ctx.ensure_object(dict)[param.name] = value
+            root = ctx.find_root()
+            root.ensure_object(dict)[param.name] = value
+        return value
+    return _stack(
+        click.option("-v", "--verbose", count=True, expose_value=False, callback=set_level,
+                     help="More detail (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=set_level,
+                     help="Only errors and the final result; no progress bars."),
+    )(f)
+
+
+def _quiet(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().ensure_object(dict).get("quiet"))
+
+
+def _setup_logging(ctx: click.Context) -> None:
+    obj = ctx.find_root().ensure_object(dict)
+    verbose = obj.get("verbose", 0)
+    level = logging.ERROR if obj.get("quiet") else (logging.DEBUG if verbose > 1 else
+                                                    logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
 out_option = click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
                           default=Path("mediaproc-out"), show_default=True, help="Output directory.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON result on stdout for scripts.")
-
-download_options = _stack(
-    click.option("--max-filesize", default="2G", show_default=True, callback=_filesize,
-                 help="Refuse media larger than this (checked before and during download)."),
-    click.option("--timeout", default=30.0, show_default=True, help="Seconds before a stalled server is given up."),
-    click.option("--retries", default=5, show_default=True, help="Retries for connection errors and 5xx."),
-    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                 help="Media and transcript cache (default: $MEDIAPROC_CACHE or the user cache dir)."),
-    click.option("--no-cache", is_flag=True, help="Do not reuse or store downloads in the media cache."),
-    click.option("--refresh", is_flag=True, help="Download and transcribe again even when cached."),
-)
-keyframe_options = _stack(
-    click.option("--keyframes", "keyframe_mode", type=click.Choice(["keyframes", "scenes", "interval"]),
-                 default="keyframes", show_default=True,
-                 help="keyframes: decode only codec key frames (fast); scenes: one frame per shot; "
-                      "interval: one frame every --interval seconds."),
-    click.option("--max-keyframes", default=40, show_default=True, help="Keep at most this many frames."),
-    click.option("--min-gap", default=1.0, show_default=True, help="Minimum seconds between kept frames."),
-    click.option("--interval", default=10.0, show_default=True, help="Seconds between frames in interval mode."),
-    click.option("--max-width", default=640, show_default=True, help="Scale keyframes down to this width."),
-    click.option("--quality", default=85, show_default=True, help="JPEG quality of the keyframes (1-95)."),
-)
-transcribe_options = _stack(
-    click.option("--model", default="tiny.en", show_default=True,
-                 help="Whisper model: a name (tiny.en is bundled), a .pt checkpoint or a CTranslate2 directory."),
-    click.option("--engine", type=click.Choice(["openai-whisper", "faster-whisper"]), default="openai-whisper",
-                 show_default=True, help="faster-whisper needs the [faster] extra."),
-    click.option("--language", default=None, help="Spoken language code (default: detect; English for .en models)."),
-    click.option("--task", type=click.Choice(["transcribe", "translate"]), default="transcribe", show_default=True),
-    click.option("--beam-size", type=int, default=None, help="Beam search width (default: greedy)."),
-    click.option("--best-of", type=int, default=5, show_default=True,
-                 help="Candidates when sampling with a non-zero temperature."),
-    click.option("--temperature", type=float, default=0.0, show_default=True,
-                 help="Sampling temperature; on a failed decode Whisper retries at higher ones."),
-    click.option("--condition-on-previous-text/--no-condition-on-previous-text", default=True, show_default=True,
-                 help="Prompt each window with the previous text (off: fewer repetition loops)."),
-    click.option("--initial-prompt", default=None, help="Text to prime the decoder (names, the article title)."),
-    click.option("--word-timestamps/--no-word-timestamps", default=True, show_default=True),
-    click.option("--threads", type=int, default=0, help="CPU threads for inference (0: library default)."),
-    click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True),
-)
-
-
-def _download_opts(kw: dict[str, Any]):
-    from .download import DownloadOptions
-    if kw["cache_dir"]:   # the whole cache (media, transcripts), as $MEDIAPROC_CACHE; Dask workers inherit it
-        os.environ["MEDIAPROC_CACHE"] = str(kw["cache_dir"].resolve())
-    return DownloadOptions(max_filesize=kw["max_filesize"], timeout=kw["timeout"],
-                           retries=kw["retries"], use_cache=not kw["no_cache"], refresh=kw["refresh"],
-                           progress=not kw.get("quiet"))
-
-
-def _keyframe_opts(kw: dict[str, Any]):
-    from .keyframes import KeyframeOptions
-    try:
-        return KeyframeOptions(mode=kw["keyframe_mode"], max_keyframes=kw["max_keyframes"], min_gap=kw["min_gap"],
-                               interval=kw["interval"], max_width=kw["max_width"], quality=kw["quality"])
-    except MediaprocError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _transcribe_opts(kw: dict[str, Any]):
-    """Checked before any work starts, so a typo does not cost a whole run of downloads."""
-    from .models import resolve_model
-    from .transcribe import TranscribeOptions
-    options = TranscribeOptions(model=kw["model"], engine=kw["engine"], language=kw["language"], task=kw["task"],
-                                beam_size=kw["beam_size"], best_of=kw["best_of"], temperature=kw["temperature"],
-                                condition_on_previous_text=kw["condition_on_previous_text"],
-                                initial_prompt=kw["initial_prompt"], word_timestamps=kw["word_timestamps"],
-                                threads=kw["threads"], device=kw["device"])
-    try:
-        options.validate()
-        resolve_model(options.model)
-    except MediaprocError as exc:
-        raise click.UsageError(str(exc)) from None
-    return options
-
-
-def _run_opts(kw: dict[str, Any]):
-    from .pipeline import RunOptions
-    return RunOptions(out=kw["out"], all_links=kw["all_links"], embed_images=kw["embed_images"],
-                      download=_download_opts(kw), keyframes=_keyframe_opts(kw),
-                      transcribe=_transcribe_opts(kw), refresh=kw["refresh"])
+download_options = _stack(_group(DownloadOptions, "download"), _group(CacheOptions, "cache"),
+                          _group(SecurityOptions, "security"))
+keyframe_options = _group(KeyframeOptions, "keyframes")
+transcribe_options = _group(TranscribeOptions, "transcribe")
 
 
 def _echo_json(obj: Any) -> None:
-    click.echo(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(dump(obj), indent=2, ensure_ascii=False))
 
 
 class _Group(click.Group):
@@ -140,6 +147,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OptionsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
         except MediaprocError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_FAILED)
@@ -147,10 +157,9 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, epilog=_EXIT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mediaproc")
-@click.option("-v", "--verbose", count=True, help="More detail (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors and the final result; no progress bars.")
+@_verbosity
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Find the videos embedded in news articles, download them, extract keyframes, transcribe
     them with Whisper, align the transcript with the article text, and write an HTML report.
 
@@ -160,31 +169,52 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       mediaproc run saved/article.txt -o out/
       mediaproc batch saved-articles/ -o out/ --jobs 2
       mediaproc links article.html --json
+
+    Security: links in pages fetched over the network never reach local files or private
+    addresses, and saved articles use local media only inside their own folder, unless
+    --allow-local-files / --allow-private-hosts say otherwise (README, "Security").
     """
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"quiet": quiet, "verbose": verbose}
+    ctx.ensure_object(dict)
 
 
 def _pipeline_command(f: Callable) -> Callable:
     return _stack(
         out_option,
-        click.option("--all-links", is_flag=True, help="Also fetch links outside the article body "
-                                                       "(navigation, related-video rails, footers)."),
-        click.option("--embed-images", is_flag=True, help="Embed keyframes in report.html instead of linking them."),
-        download_options, keyframe_options, transcribe_options, json_option,
+        click.option("--all-links", is_flag=True, help=_help(RunOptions, "all_links")),
+        click.option("--embed-images", is_flag=True, help=_help(RunOptions, "embed_images")),
+        download_options, keyframe_options, transcribe_options, json_option, _verbosity,
     )(f)
+
+
+def _help(cls: type, name: str) -> str:
+    return next(f.metadata["opt"].help for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _run_options(kw: dict[str, Any], *, progress: bool) -> RunOptions:
+    download = _build(DownloadOptions, kw, "download")
+    return RunOptions(out=kw.pop("out"), all_links=kw.pop("all_links"), embed_images=kw.pop("embed_images"),
+                      download=dataclasses.replace(download, progress=progress),
+                      keyframes=_build(KeyframeOptions, kw, "keyframes"),
+                      transcribe=_build(TranscribeOptions, kw, "transcribe"), align=_build(AlignOptions, kw, "align"),
+                      security=_build(SecurityOptions, kw, "security"), cache=_build(CacheOptions, kw, "cache"))
 
 
 def _report_batch(summary: Any, as_json: bool, quiet: bool, out: Path) -> None:
     from .batch import format_summary, summary_json
     if as_json:
-        click.echo(summary_json(summary))
-    else:
-        if not quiet:
-            for a in summary.articles_detail:
-                click.echo(f"{a['status']:<14} {out / a['id'] / 'report.html'}  ({a['source']})")
-        click.echo(format_summary(summary), err=as_json or quiet)
+        click.echo(summary_json(summary), nl=False)
+    elif not quiet:
+        for a in summary.articles_detail:
+            click.echo(f"{a['status']:<14} {out / a['id'] / 'report.html'}  ({a['source']})")
+    click.echo(format_summary(summary), err=as_json or quiet)
+
+
+def _finish_batch(ctx: click.Context, summary: Any) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if summary.interrupted:      # a thread stuck in a parser must not keep the process alive after Ctrl-C
+        os._exit(summary.exit_code)
+    ctx.exit(summary.exit_code)
 
 
 @cli.command(epilog=_EXIT_HELP)
@@ -200,11 +230,13 @@ def run(ctx: click.Context, sources: tuple[str, ...], as_json: bool, **kw: Any) 
     and alignment.json.
     """
     from .batch import BatchOptions, run_batch
-    kw["quiet"] = ctx.obj["quiet"]
-    summary = run_batch(list(sources), _run_opts(kw),
-                        BatchOptions(jobs=2, force=True, progress=False, write_summary=False))
-    _report_batch(summary, as_json, ctx.obj["quiet"], kw["out"])
-    ctx.exit(summary.exit_code)
+    from .pipeline import check_options
+    _setup_logging(ctx)
+    options = _run_options(kw, progress=not _quiet(ctx))
+    check_options(options)
+    summary = run_batch(list(sources), options, BatchOptions(jobs=2, force=True, write_summary=False))
+    _report_batch(summary, as_json, _quiet(ctx), options.out)
+    _finish_batch(ctx, summary)
 
 
 @cli.command(epilog=_EXIT_HELP)
@@ -234,36 +266,40 @@ def batch(ctx: click.Context, directory: Path | None, urls: Path | None, pattern
     transcribed once. Writes OUT/batch-summary.json. With --executor dask, OUT and
     --cache-dir must be paths every worker sees.
     """
-    from .batch import ARTICLE_PATTERNS, BatchOptions, discover, read_url_list, run_batch
+    from .batch import ARTICLE_PATTERNS, BatchOptions, LocalExecutor, discover, read_url_list, run_batch
+    from .pipeline import check_options
+    _setup_logging(ctx)
     if directory is None and urls is None:
         raise click.UsageError("give a DIRECTORY, --urls FILE, or both")
-    sources = discover(directory, patterns or ARTICLE_PATTERNS) if directory else []
-    sources += read_url_list(urls) if urls else []
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
-    kw["quiet"] = ctx.obj["quiet"]
-    options = BatchOptions(jobs=jobs, force=force, fail_fast=fail_fast,
-                           progress=sys.stderr.isatty() and not ctx.obj["quiet"])
+    sources = discover(directory, patterns or ARTICLE_PATTERNS) if directory else []
+    sources += read_url_list(urls) if urls else []
+    bar = sys.stderr.isatty() and not _quiet(ctx)
+    options = _run_options(kw, progress=False)       # one batch bar; no per-file bars under it
+    check_options(options)
     if executor == "dask":
-        from .cluster import run_batch_dask
-        summary = run_batch_dask(sources, _run_opts(kw), options, scheduler=scheduler, workers=workers)
+        from .cluster import DaskExecutor
+        runner: Any = DaskExecutor(scheduler, workers)
     else:
-        summary = run_batch(sources, _run_opts(kw), options)
-    _report_batch(summary, as_json, ctx.obj["quiet"], kw["out"])
-    ctx.exit(summary.exit_code)
+        runner = LocalExecutor(jobs)
+    summary = run_batch(sources, options, BatchOptions(jobs=jobs, force=force, fail_fast=fail_fast, progress=bar),
+                        executor=runner)
+    _report_batch(summary, as_json, _quiet(ctx), options.out)
+    _finish_batch(ctx, summary)
 
 
 @cli.command(epilog=_EXIT_HELP)
 @click.argument("source")
 @click.option("--all-links", is_flag=True, help="Also list links outside the article body.")
 @json_option
-def links(source: str, all_links: bool, as_json: bool) -> None:
+@_verbosity
+@click.pass_context
+def links(ctx: click.Context, source: str, all_links: bool, as_json: bool) -> None:
     """List the video and audio links found in SOURCE (file or URL), one per line or as JSON."""
-    from .article import load_document
-    from .links import find_links, format_links
-    from .pipeline import parse_or_none
-    doc = load_document(source)
-    found = [ln for ln in find_links(doc, parse_or_none(doc)) if ln.in_article or all_links]
+    from .links import find_links_in, format_links
+    _setup_logging(ctx)
+    found = [ln for ln in find_links_in(source) if ln.in_article or all_links]
     if as_json:
         _echo_json(found)
     elif found:
@@ -272,106 +308,102 @@ def links(source: str, all_links: bool, as_json: bool) -> None:
         click.echo(f"{source}: no media links found", err=True)
 
 
-def _local_media(items: tuple[str, ...], kw: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Local files as they are; URLs downloaded through the cache. Failures are returned, not raised."""
+def _each_media(ctx: click.Context, media: tuple[str, ...], kw: dict[str, Any],
+                work: Callable[[Any, Any, Path], tuple[dict[str, Any], str, bool]], out: Path, as_json: bool) -> None:
+    """Download (or take as they are) each MEDIA, run ``work`` on it, and report: one line each, or JSON.
+
+    ``work(result, cache, media_dir)`` returns (JSON record, line, whether it is not ok). A failure is one
+    line on stderr and the next MEDIA is still done.
+    """
+    from . import _fs
+    from ._layout import Cache, media_id
     from .download import download_all
-    return list(zip(items, download_all(list(items), _download_opts(kw))))
+    _setup_logging(ctx)
+    options = _build(DownloadOptions, kw, "download")
+    _build(SecurityOptions, kw, "security")                        # the user named these files and hosts
+    cache = Cache.from_options(_build(CacheOptions, kw, "cache"))
+    results, failed = [], False
+    for src, res in zip(media, download_all(list(media), options, cache=cache)):
+        try:
+            if isinstance(res, MediaprocError):
+                raise res
+            record, line, bad = work(res, cache, out / media_id(src))
+        except MediaprocError as exc:
+            failed = True
+            click.echo(f"FAILED {src}: {exc}", err=True)
+            continue
+        finally:
+            if not isinstance(res, MediaprocError) and res.cleanup is not None:
+                _fs.remove_temp_dir(res.cleanup)
+        failed |= bad
+        results.append({**record, "media": src})
+        if not as_json:
+            click.echo(line)
+    if as_json:
+        _echo_json(results)
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _media_command(stage_options: Callable) -> Callable:
+    """The arguments and options of a command that runs one stage on each MEDIA file or URL."""
+    return _stack(click.argument("media", nargs=-1, required=True), out_option, stage_options, download_options,
+                  json_option, _verbosity, click.pass_context)
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.argument("media", nargs=-1, required=True)
-@out_option
-@keyframe_options
-@download_options
-@json_option
-@click.pass_context
+@_media_command(keyframe_options)
 def keyframes(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bool, **kw: Any) -> None:
     """Extract keyframes and a contact sheet from each MEDIA (file or URL) into OUT/<media-id>/."""
     from .keyframes import extract_keyframes
-    from .pipeline import media_id
-    options = _keyframe_opts(kw)
-    results, failed = [], False
-    for src, res in _local_media(media, kw):
-        try:
-            if isinstance(res, MediaprocError):
-                raise res
-            kf = extract_keyframes(res.path, out / media_id(src), options, info=res.info)
-        except MediaprocError as exc:
-            failed = True
-            click.echo(f"FAILED {src}: {exc}", err=True)
-            continue
-        failed |= kf.status == "partial"
-        results.append({"media": src, **to_jsonable(kf)})
-        if not as_json:
-            click.echo(f"{kf.status:<8} {kf.mode:<9} {len(kf.frames):>3} frames  {out / media_id(src)}"
-                       + (f"  ({kf.reason or kf.error})" if (kf.reason or kf.error) else ""))
-    if as_json:
-        _echo_json(results)
-    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+    options = _build(KeyframeOptions, kw, "keyframes")
+
+    def work(res: Any, cache: Any, media_dir: Path) -> tuple[dict[str, Any], str, bool]:
+        kf = extract_keyframes(res.path, media_dir, options, info=res.info, sha256=res.sha256, cache=cache)
+        note = f"  ({kf.reason or kf.error})" if (kf.reason or kf.error) else ""
+        return (dump(kf), f"{kf.status:<8} {kf.mode:<9} {len(kf.frames):>3} frames  {media_dir}{note}",
+                kf.status == "partial")
+
+    _each_media(ctx, media, kw, work, out, as_json)
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.argument("media", nargs=-1, required=True)
-@out_option
-@transcribe_options
-@download_options
-@json_option
-@click.pass_context
+@_media_command(transcribe_options)
 def transcribe(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bool, **kw: Any) -> None:
     """Transcribe each MEDIA (file or URL) into OUT/<media-id>/transcript.{txt,srt,vtt,tsv,json}."""
-    from .pipeline import media_id
-    from .transcribe import NoAudio, transcribe as run_transcribe, write_transcript
-    results, failed = [], False
-    for src, res in _local_media(media, kw):
-        try:
-            if isinstance(res, MediaprocError):
-                raise res
-            t = run_transcribe(res.path, _transcribe_opts(kw), refresh=kw["refresh"],
-                               progress=sys.stderr.isatty() and not ctx.obj["quiet"])
-        except NoAudio as exc:
-            failed = True
-            click.echo(f"SKIPPED {src}: {exc}", err=True)
-            continue
-        except MediaprocError as exc:
-            failed = True
-            click.echo(f"FAILED {src}: {exc}", err=True)
-            continue
-        files = write_transcript(t, out / media_id(src))
-        results.append({"media": src, "files": files, "language": t.language, "text": t.text})
-        if not as_json:
-            click.echo(f"{files['json'].parent}: {t.text}")
-    if as_json:
-        _echo_json(results)
-    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+    from .engines import Engines
+    from .transcribe import check_options, transcribe as run_transcribe, write_transcript
+    options = _build(TranscribeOptions, kw, "transcribe")
+    check_options(options)
+    engines: Engines | None = None
+    progress = sys.stderr.isatty() and not _quiet(ctx)
+
+    def work(res: Any, cache: Any, media_dir: Path) -> tuple[dict[str, Any], str, bool]:
+        nonlocal engines
+        engines = engines or Engines(cache.models)
+        t = run_transcribe(engines.get(options), res.path, options, cache=cache, progress=progress, info=res.info,
+                           sha256=res.sha256)
+        files = write_transcript(t, media_dir)
+        return {"files": files, "language": t.language, "text": t.text}, f"{media_dir}: {t.text}", False
+
+    _each_media(ctx, media, kw, work, out, as_json)
 
 
 @cli.command(epilog=_EXIT_HELP)
 @click.argument("article")
 @click.argument("transcript_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @out_option
-@click.option("--spoken-threshold", type=float, default=None,
-              help="Score in [0, 1] above which a sentence counts as said nearly verbatim (default 0.72).")
-@click.option("--paraphrase-threshold", type=float, default=None,
-              help="Content-word overlap above which an unmatched sentence counts as paraphrased (default 0.3).")
+@_group(AlignOptions, "align")
 @json_option
-def align(article: str, transcript_json: Path, out: Path, spoken_threshold: float | None,
-          paraphrase_threshold: float | None, as_json: bool) -> None:
+@_verbosity
+@click.pass_context
+def align(ctx: click.Context, article: str, transcript_json: Path, out: Path, as_json: bool, **kw: Any) -> None:
     """Align TRANSCRIPT_JSON (a transcript.json from `mediaproc transcribe`) with ARTICLE (an
     article file, URL or article.json); write OUT/alignment.json and transcript.corrected.{srt,vtt}."""
-    from dataclasses import replace
-
-    from .align import AlignOptions, align as run_align, write_alignment, write_corrected_subtitles
+    from .align import align as run_align, write_alignment, write_corrected_subtitles
     from .article import load_article
     from .transcribe import load_transcript
-    options = AlignOptions()
-    if spoken_threshold is not None:
-        options = replace(options, spoken_threshold=spoken_threshold)
-    if paraphrase_threshold is not None:
-        options = replace(options, paraphrase_threshold=paraphrase_threshold)
-    try:
-        options.validate()
-    except MediaprocError as exc:
-        raise click.UsageError(str(exc)) from None
+    _setup_logging(ctx)
+    options = _build(AlignOptions, kw, "align")
     art, tr = load_article(article), load_transcript(transcript_json)
     result = run_align(art, tr, options=options)
     write_alignment(result, out / "alignment.json")
@@ -387,17 +419,22 @@ def align(article: str, transcript_json: Path, out: Path, spoken_threshold: floa
 
 @cli.command(epilog=_EXIT_HELP)
 @click.option("--prepare", is_flag=True, help="Convert the bundled tiny.en weights now (setup does this).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_help(CacheOptions, "cache_dir"))
 @json_option
+@_verbosity
 @click.pass_context
-def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
+def models(ctx: click.Context, prepare: bool, cache_dir: Path | None, as_json: bool) -> None:
     """List the Whisper models available offline and where they are."""
+    from ._layout import Cache
     from .models import list_models, prepare_default_model
+    _setup_logging(ctx)
+    models_dir = Cache.at(cache_dir).models
     if prepare:
-        path = prepare_default_model()
-        if not ctx.obj["quiet"]:
+        path = prepare_default_model(models_dir)
+        if not _quiet(ctx):
             click.echo(f"bundled model ready: {path}")
         return
-    found = list_models()
+    found = list_models(models_dir)
     if as_json:
         _echo_json(found)
         return
@@ -410,12 +447,14 @@ def models(ctx: click.Context, prepare: bool, as_json: bool) -> None:
 @cli.command(epilog=_EXIT_HELP)
 @out_option
 @click.option("--keep-serving", is_flag=True, help="Keep the loopback server up until Ctrl-C.")
+@_verbosity
 @click.pass_context
 def demo(ctx: click.Context, out: Path, keep_serving: bool) -> None:
     """Build a small article and a narrated multi-scene MP4 locally (espeak-ng + ffmpeg), serve
     them on 127.0.0.1, run the whole pipeline on the article URL, and print where the
     transcript and report are. Needs no network."""
     from .demo import run_demo
+    _setup_logging(ctx)
     ctx.exit(run_demo(out, keep_serving=keep_serving, echo=click.echo))
 
 

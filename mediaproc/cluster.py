@@ -1,26 +1,26 @@
-"""Run a batch on a Dask cluster: one task per article, the model loaded once per worker.
+"""The Dask executor for :func:`mediaproc.batch.run_batch`: one task per article, the model loaded once per worker.
 
 Dask does the scheduling, work stealing and rescheduling of tasks whose worker died;
-this module only submits articles, shares the same resumability and summary as
-:mod:`batch`, and gives the pipeline cluster-wide locks so no two workers download the
-same URL or transcribe the same bytes at once. Outputs and the media cache must be on
-a path every worker sees (``-o`` and ``--cache-dir``).
+this module only submits articles and gives the pipeline cluster-wide locks so no two
+workers download the same URL or transcribe the same bytes at once. Outputs and the
+media cache must be on a path every worker sees (``-o`` and ``--cache-dir``).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from tqdm import tqdm
-
-from .batch import BatchOptions, BatchSummary, OutputLock, account, crashed, finalize, pending
-from .pipeline import Manifest, RunOptions, article_id, process
-from .utils import MediaprocError
+from ._layout import article_id, default_cache_root
+from .batch import Emit, crashed
+from .errors import MediaprocError
+from .options import RunOptions
+from .pipeline import Cancelled, Pipeline
+from .schema import Manifest
 
 try:
     import distributed
@@ -28,17 +28,12 @@ except ImportError:  # the [dask] extra is optional
     distributed = None  # type: ignore[assignment]
 
 
-def _require() -> None:
-    if distributed is None:
-        raise MediaprocError("the Dask executor needs the [dask] extra: pip install 'mediaproc[dask]'")
-
-
-def cluster_lock(name: str) -> distributed.Lock:
+def cluster_lock(name: str) -> Any:
     """A lock held in the scheduler, visible to every worker (module level so it pickles)."""
     return distributed.Lock(f"mediaproc:{name}")
 
 
-class PreloadModel(distributed.WorkerPlugin if distributed else object):  # type: ignore[misc]
+class _PreloadModel(distributed.WorkerPlugin if distributed else object):  # type: ignore[misc]
     """Load the Whisper model when a worker starts, so no task pays for it and it is loaded once."""
 
     name = "mediaproc-preload-model"
@@ -46,69 +41,78 @@ class PreloadModel(distributed.WorkerPlugin if distributed else object):  # type
     def __init__(self, options: RunOptions) -> None:
         self.options = options
 
-    def setup(self, worker: object) -> None:
-        from .transcribe import preload
-        preload(self.options.transcribe)
+    def setup(self, worker: Any) -> None:
+        _worker_pipeline(self.options).engine()
 
 
-def _task(source: str, options: RunOptions, cache_dir: str | None) -> Manifest:
-    if cache_dir:
-        os.environ["MEDIAPROC_CACHE"] = cache_dir
-    return process(source, options)
+_pipelines: dict[RunOptions, Pipeline] = {}
+_pipelines_lock = threading.Lock()
 
 
-def run_batch_dask(sources: list[str], options: RunOptions, batch: BatchOptions | None = None, *,
-                   scheduler: str | None = None, workers: int = 2,
-                   on_event: Callable[[str], None] | None = None) -> BatchSummary:
-    """Like :func:`batch.run_batch`, with one Dask task per article; ``scheduler=None`` starts a
-    LocalCluster of ``workers`` single-threaded processes on this machine."""
-    _require()
-    batch = batch or BatchOptions()
-    out = Path(options.out).resolve()
-    options = replace(options, out=out, lock=cluster_lock)
-    cache = options.download.cache_dir or os.environ.get("MEDIAPROC_CACHE")
-    summary = BatchSummary()
-    t0 = time.monotonic()
-    emit = on_event or (lambda msg: print(msg, file=sys.stderr))
-    with OutputLock(out):
-        todo = pending(sources, out, batch.force, summary)
-        if scheduler:
-            client = distributed.Client(scheduler)
-            cluster = None
+def _worker_pipeline(options: RunOptions) -> Pipeline:
+    """One pipeline (and so one loaded engine) per worker process and set of options."""
+    with _pipelines_lock:
+        if options not in _pipelines:
+            _pipelines[options] = Pipeline(options, lock=cluster_lock)
+        return _pipelines[options]
+
+
+def _task(source: str, options: RunOptions) -> Manifest:
+    return _worker_pipeline(options).process(source)
+
+
+class DaskExecutor:
+    """Runs each article as a Dask task; ``scheduler=None`` starts a LocalCluster of ``workers``
+    single-threaded processes on this machine."""
+
+    def __init__(self, scheduler: str | None = None, workers: int = 2) -> None:
+        if distributed is None:
+            raise MediaprocError("the Dask executor needs the [dask] extra: pip install 'mediaproc[dask]'")
+        self.scheduler, self.workers = scheduler, workers
+        self._pending: dict[Any, str] = {}
+
+    def run(self, sources: list[str], options: RunOptions, emit: Emit,
+            stop: threading.Event) -> Iterator[tuple[str, Manifest]]:
+        # Every worker must see the same folders: absolute paths, and the cache named explicitly.
+        cache = options.cache.cache_dir or default_cache_root()
+        options = replace(options, out=Path(options.out).resolve(),
+                          cache=replace(options.cache, cache_dir=Path(cache).resolve()))
+        if self.scheduler:
+            cluster, client = None, distributed.Client(self.scheduler)
         else:
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+            cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                dashboard_address=None)
             client = distributed.Client(cluster)
         try:
-            client.register_plugin(PreloadModel(options))
+            client.register_plugin(_PreloadModel(options))
             # One task per article, keyed by its id so it never runs twice at once.
-            sources = {client.submit(_task, src, options, str(cache) if cache else None,
-                                     key=f"mediaproc-article-{article_id(src)}", pure=False, retries=2): src
-                       for src in todo}
-            bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr)
-            try:
-                for future in distributed.as_completed(list(sources)):
-                    src = sources.pop(future)
-                    try:
-                        manifest = future.result()
-                    except Exception as exc:  # a task that failed on every retry (e.g. killed workers)
-                        manifest = crashed(src, exc, emit)
-                    # Forget the result now: a result held only by a worker that later dies would
-                    # otherwise be recomputed, and that rerun cancelled half way when we close.
-                    future.release()
-                    account(summary, manifest)
-                    bar.update(1)
-                    if batch.fail_fast and manifest.status != "ok":
-                        emit(f"stopping after the first failure ({manifest.source}) because of --fail-fast")
-                        break
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                emit("interrupted: finished articles are kept; re-run to resume the rest")
-            finally:
-                client.cancel(list(sources))
-                bar.close()
+            self._pending = {client.submit(_task, src, options, key=f"mediaproc-article-{article_id(src)}",
+                                           pure=False, retries=2): src for src in sources}
+            done = distributed.as_completed(list(self._pending))
+            while not done.is_empty():
+                if not done.has_ready():
+                    if stop.is_set():
+                        raise Cancelled
+                    time.sleep(0.1)
+                    continue
+                future = next(done)
+                src = self._pending.pop(future)
+                try:
+                    manifest = future.result()
+                except Exception as exc:  # a task that failed on every retry (e.g. killed workers)
+                    manifest = crashed(src, exc, emit)
+                # Forget the result now: a result held only by a worker that later dies would
+                # otherwise be recomputed, and that rerun cancelled half way when we close.
+                future.release()
+                yield src, manifest
         finally:
+            client.cancel(list(self._pending))
             client.close()
             if cluster is not None:
                 cluster.close()
-    return finalize(summary, t0, out, batch)
+
+    def in_flight(self) -> list[str]:
+        return list(self._pending.values())
+
+
+__all__ = ["DaskExecutor", "cluster_lock"]

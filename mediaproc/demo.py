@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .pipeline import RunOptions, process
+from .options import RunOptions
+from .pipeline import process
 from .testing import synth
 from .testing.server import FileServer
-from .utils import read_json
+from ._fs import read_json
 
 TITLE = "Flood waters recede in Millbrook as residents return"
 PARAGRAPHS = [

@@ -10,103 +10,33 @@ Output in ``out_dir``: ``keyframes/NNNN_<seconds>.jpg``, ``keyframes.json`` and 
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import json
 import logging
 import math
-import os
 import queue
 import re
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
-from .media import MediaInfo, probe
-from .utils import MediaprocError, cache_dir, clock, read_json, write_json
+from . import _ffmpeg, _fs
+from ._layout import Cache, claim
+from .errors import KeyframeError
+from .options import KeyframeOptions
+from .schema import Keyframe, KeyframeResult, MediaInfo, load
+from ._text import clock
 
 log = logging.getLogger(__name__)
 
-MODES = ("keyframes", "scenes", "interval")
 _MAX_KEY_GAP = 30.0      # seconds without a key frame after which the fast path may have missed shots
 _HASH_SIZE = 8           # dHash of 8x8 gradients: 64 bits
 _COLOUR_WEIGHT = 3       # a mean RGB step of 3/255 between the 9x8 thumbnails weighs as one hash bit
 _SHEET_THUMB_WIDTH = 256
 _SHEET_COLUMNS = 5
-
-
-class KeyframeError(MediaprocError):
-    """Invalid options, or ffmpeg decoded no video frame at all."""
-
-
-@dataclass
-class KeyframeOptions:
-    """How to pick frames.
-
-    ``dedup_threshold``: frames at most this far apart (in hash bits, see ``_distance``) are one shot
-    (keyframes mode). ``scene_threshold``: ffmpeg's scene score, computed on the scaled RGB frames, above
-    which a frame starts a new shot (scenes mode). ``min_gap``: seconds a kept frame must follow the last one.
-    """
-
-    mode: str = "keyframes"
-    max_keyframes: int = 40
-    min_gap: float = 1.0
-    interval: float = 10.0
-    quality: int = 85
-    max_width: int = 640
-    dedup_threshold: int = 10
-    scene_threshold: float = 0.4
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.mode in MODES, f"mode {self.mode!r} is not one of {', '.join(MODES)}"),
-            (self.max_keyframes >= 1, f"max_keyframes must be at least 1, got {self.max_keyframes}"),
-            (self.min_gap >= 0, f"min_gap must be >= 0 seconds, got {self.min_gap}"),
-            (self.interval > 0, f"interval must be > 0 seconds, got {self.interval}"),
-            (1 <= self.quality <= 100, f"quality must be 1..100, got {self.quality}"),
-            (self.max_width >= 16, f"max_width must be at least 16 pixels, got {self.max_width}"),
-            (self.dedup_threshold >= 0, f"dedup_threshold must be >= 0, got {self.dedup_threshold}"),
-            (0 < self.scene_threshold < 1, f"scene_threshold must be between 0 and 1, got {self.scene_threshold}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise KeyframeError(message)
-
-
-@dataclass
-class Keyframe:
-    """One kept frame. ``path`` is relative to the ``out_dir`` given to :func:`extract_keyframes`.
-
-    ``hash`` is 16 hex digits of dHash then 6 of mean RGB; ``score`` is ffmpeg's scene score (scenes mode).
-    """
-
-    index: int
-    time: float
-    path: Path
-    width: int
-    height: int
-    hash: str
-    score: float | None = None
-
-
-@dataclass
-class KeyframeResult:
-    """``mode`` is the mode actually used (the fast path may fall back); ``reason`` says why."""
-
-    status: Literal["ok", "skipped", "partial"]
-    mode: str
-    frames: list[Keyframe] = field(default_factory=list)
-    contact_sheet: Path | None = None
-    reason: str | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -133,94 +63,132 @@ class _Info:
     score: float | None
 
 
-def extract_keyframes(media: Path, out_dir: Path, options: KeyframeOptions | None = None, *,
-                      info: MediaInfo | None = None, sha256: str | None = None) -> KeyframeResult:
+def extract_keyframes(media: str | Path, out_dir: str | Path, options: KeyframeOptions | None = None, *,
+                      info: MediaInfo | None = None, sha256: str | None = None,
+                      cache: Cache | None = None) -> KeyframeResult:
     """Pick one frame per shot of ``media`` and write them, a contact sheet and ``keyframes.json`` to ``out_dir``.
 
     Audio-only media give status ``skipped``; decode errors keep the frames that decoded (status ``partial``).
-    Raises :class:`~mediaproc.media.MediaError` if it is not media, :class:`KeyframeError` if no frame decodes.
-    ``info`` is the caller's probe of ``media``, when it has one. With the media's ``sha256`` the result is
-    cached (by bytes and options) and linked into ``out_dir``: the same clip in many articles is decoded once.
+    Raises :class:`~mediaproc.errors.MediaError` if it is not media, :class:`KeyframeError` if no frame
+    decodes. ``info`` is the caller's probe of ``media``, when it has one. With the media's ``sha256`` and a
+    ``cache``, the result is cached by bytes and options and copied into ``out_dir`` (each frame verified
+    against its sha256 first): the same clip in many articles is decoded once.
     """
     options = options or KeyframeOptions()
-    media, out_dir = Path(media), Path(out_dir)
-    if sha256 is None:
+    media, out_dir = Path(media), claim(out_dir)
+    if sha256 is None or cache is None:
         return _extract(media, out_dir, options, info)
-    key = json.dumps({"media": sha256, **asdict(options)}, sort_keys=True)
-    cached = cache_dir() / "keyframes" / hashlib.sha256(key.encode()).hexdigest()[:32]
-    if not (cached / "keyframes.json").is_file():
-        result = _extract(media, out_dir, options, info)
-        _link_outputs(out_dir, cached)
-        return result
-    _link_outputs(cached, out_dir)
-    data = read_json(out_dir / "keyframes.json")
-    return KeyframeResult(status=data["status"], mode=data["mode"], reason=data["reason"], error=data["error"],
-                          frames=[Keyframe(**dict(f, path=Path(f["path"]))) for f in data["frames"]],
-                          contact_sheet=Path(data["contact_sheet"]) if data["contact_sheet"] else None)
+    entry = cache.keyframes_entry(sha256, options)
+    if cache.read and (hit := _reuse(entry, out_dir)) is not None:
+        return hit
+    result = _extract(media, out_dir, options, info)
+    if cache.write:
+        _store(out_dir, result, entry)
+    return result
 
 
-def _link_outputs(src: Path, dst: Path) -> None:
-    """Hard-link (copy across filesystems) keyframes/, the sheet and keyframes.json; the JSON last, so a
-    destination with a keyframes.json is whole. A cache entry is built aside and renamed into place."""
-    def link(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
+def _files(result: KeyframeResult) -> list[tuple[Path, str | None]]:
+    """The files of a result with their sha256: frames, then the contact sheet."""
+    files = [(f.path, f.sha256) for f in result.frames]
+    return files + ([(result.contact_sheet, result.contact_sheet_sha256)] if result.contact_sheet else [])
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", suffix=".tmp", dir=dst.parent)) \
-        if not dst.exists() else dst
-    (target / "keyframes.json").unlink(missing_ok=True)
-    shutil.rmtree(target / "keyframes", ignore_errors=True)
-    if (src / "keyframes").is_dir():
-        shutil.copytree(src / "keyframes", target / "keyframes", copy_function=link)
-    for name in ("contact_sheet.jpg", "keyframes.json"):
-        (target / name).unlink(missing_ok=True)
-        if (src / name).exists():
-            link(str(src / name), str(target / name))
-    if target != dst:
-        try:
-            target.rename(dst)
-        except OSError:   # another process stored the same entry first
-            shutil.rmtree(target, ignore_errors=True)
+
+def _reuse(entry: Path, out_dir: Path) -> KeyframeResult | None:
+    """The cached result copied into ``out_dir``, or None when there is none or any file of it is damaged
+    or missing (then it is redone and the entry replaced)."""
+    try:
+        result = load(KeyframeResult, _fs.read_json(entry / "keyframes.json"))
+    except (OSError, ValueError):
+        return None
+    staging = _fs.temp_dir("keyframes", out_dir)
+    try:
+        for rel, digest in _files(result):
+            if digest is None:
+                raise _fs.CopyMismatch(f"{rel} has no recorded sha256")
+            _fs.copy_verified(entry / rel, staging / rel, digest)
+        _swap_in(staging, out_dir, result)
+    except (_fs.CopyMismatch, OSError) as exc:
+        log.warning("cached keyframes %s are damaged (%s); extracting them again", entry.name, exc)
+        return None
+    finally:
+        _fs.remove_temp_dir(staging)
+    result.cached = True
+    return result
+
+
+def _store(out_dir: Path, result: KeyframeResult, entry: Path) -> None:
+    """Copy the fresh outputs into the cache entry (built aside, renamed into place)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = _fs.temp_dir("keyframes-entry", entry.parent)
+    try:
+        for rel, digest in _files(result):
+            _fs.copy_verified(out_dir / rel, staging / rel, digest)
+        _fs.write_json(staging / "keyframes.json", result)
+        if entry.exists():
+            _fs.remove(entry)
+        staging.rename(entry)
+    except (OSError, _fs.CopyMismatch) as exc:      # a full cache disk costs the reuse, not the result
+        log.warning("could not cache keyframes: %s", exc)
+    finally:
+        if staging.exists():
+            _fs.remove_temp_dir(staging)
 
 
 def _extract(media: Path, out_dir: Path, options: KeyframeOptions, info: MediaInfo | None) -> KeyframeResult:
-    info = info or probe(media)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not info.has_video:
-        result = KeyframeResult(status="skipped", mode=options.mode, reason="no video stream (audio only)")
-        _write_outputs(media, out_dir, options, result, staging=None)
-        return result
-
-    staging = Path(tempfile.mkdtemp(prefix=".keyframes-", suffix=".tmp", dir=out_dir))
+    info = info or _ffmpeg.probe(media)
+    staging = _fs.temp_dir("keyframes", out_dir)
     try:
-        mode, reason = options.mode, None
-        if mode == "interval" and info.duration and info.duration / options.interval > options.max_keyframes:
-            interval = info.duration / options.max_keyframes
-            reason = f"interval widened from {options.interval:g} s to {interval:.1f} s to stay within " \
-                     f"max_keyframes={options.max_keyframes}"
+        if not info.has_video:
+            result = KeyframeResult(status="skipped", mode=options.mode, reason="no video stream (audio only)")
         else:
-            interval = options.interval
-        run = _Run(media, staging, options, mode, interval)
-        if mode == "keyframes" and (gap := _largest_gap(run.decoded_times, info.duration)) > _MAX_KEY_GAP:
-            mode = "scenes"
-            reason = f"key frames are up to {gap:.0f} s apart (more than {_MAX_KEY_GAP:g} s), " \
-                     f"so shots could be missed: fell back to scene detection"
-            log.info("%s: %s", media.name, reason)
-            _clear(staging)
-            run = _Run(media, staging, options, mode, interval)
-        if not run.kept:
-            raise KeyframeError(f"ffmpeg decoded no video frame from {media.name}: {run.error or 'no error given'}")
-        frames = _finalise(_cap(run.kept, options.max_keyframes), staging)
-        result = KeyframeResult(
-            status="partial" if run.error else "ok", mode=mode, frames=frames,
-            contact_sheet=Path("contact_sheet.jpg"), reason=reason, error=run.error)
-        _write_outputs(media, out_dir, options, result, staging)
+            result = _pick(media, info, staging / "keyframes", options)
+            sheet = staging / "contact_sheet.jpg"
+            _contact_sheet(staging, result.frames).save(sheet, "JPEG", quality=options.quality)
+            result.contact_sheet, result.contact_sheet_sha256 = Path("contact_sheet.jpg"), _fs.sha256_file(sheet)
+        result.media, result.options = media.name, asdict(options)
+        _swap_in(staging, out_dir, result)
         return result
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _fs.remove_temp_dir(staging)
+
+
+def _pick(media: Path, info: MediaInfo, frames_dir: Path, options: KeyframeOptions) -> KeyframeResult:
+    """Decode, deduplicate and cap the frames into ``frames_dir`` as ``NNNN_<seconds>.jpg``."""
+    frames_dir.mkdir()
+    mode, reason = options.mode, None
+    if mode == "interval" and info.duration and info.duration / options.interval > options.max_keyframes:
+        interval = info.duration / options.max_keyframes
+        reason = f"interval widened from {options.interval:g} s to {interval:.1f} s to stay within " \
+                 f"max_keyframes={options.max_keyframes}"
+    else:
+        interval = options.interval
+    run = _Run(media, frames_dir, options, mode, interval)
+    if mode == "keyframes" and (gap := _largest_gap(run.decoded_times, info.duration)) > _MAX_KEY_GAP:
+        mode = "scenes"
+        reason = f"key frames are up to {gap:.0f} s apart (more than {_MAX_KEY_GAP:g} s), " \
+                 f"so shots could be missed: fell back to scene detection"
+        log.info("%s: %s", media.name, reason)
+        for candidate in run.kept:
+            _fs.remove(candidate.path)
+        run = _Run(media, frames_dir, options, mode, interval)
+    if not run.kept:
+        raise KeyframeError(f"ffmpeg decoded no video frame from {media.name}: {run.error or 'no error given'}")
+    frames = _finalise(_cap(run.kept, options.max_keyframes), frames_dir)
+    return KeyframeResult(status="partial" if run.error else "ok", mode=mode, frames=frames, reason=reason,
+                          error=run.error)
+
+
+def _swap_in(staging: Path, out_dir: Path, result: KeyframeResult) -> None:
+    """Replace ``out_dir``'s keyframes/, sheet and JSON with the staged ones; the JSON last, so a folder with
+    a keyframes.json is whole (and no stale frame of an earlier run survives)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("keyframes.json", "keyframes", "contact_sheet.jpg"):
+        if (out_dir / name).exists():
+            _fs.remove(out_dir / name)
+    for name in ("keyframes", "contact_sheet.jpg"):
+        if (staging / name).exists():
+            (staging / name).rename(out_dir / name)
+    _fs.write_json(out_dir / "keyframes.json", result)
 
 
 def _distance(a: _Candidate, b: _Candidate) -> float:
@@ -267,39 +235,37 @@ class _FrameStream:
     _ERROR = re.compile(r"\[(?:error|fatal|panic)\] (.*)")
 
     def __init__(self, media: Path, mode: str, options: KeyframeOptions, interval: float):
-        # "nointra" rather than "nokey": encoders mark a cut near a forced key frame with a plain I-frame
-        # Frame threading makes the decoder wait for frames skip_frame drops anyway; slice threading
-        # does not (measured: 2.5 s instead of 3.3 s for the I-frames of 10 min of 720p).
-        fast = {"skip_frame": "nointra", "thread_type": "slice"} if mode == "keyframes" else {}
-        video = ffmpeg.input(os.fspath(media), **fast).video
-        if mode == "scenes":  # scored on the scaled RGB frames: cheaper than at full size, and colour cuts count
+        self._media, self._mode, self._options, self._interval = media, mode, options, interval
+        self._errors: list[str] = []
+        self.error: str | None = None
+
+    def _build(self, video: Any) -> Any:
+        options, interval = self._options, self._interval
+        if self._mode == "scenes":  # scored on the scaled RGB frames: cheaper than at full size; colour cuts count
             video = _scaled(video, options.max_width).filter("format", "rgb24")
             video = video.filter("select", f"eq(n,0)+gt(scene,{options.scene_threshold})")
             video = video.filter("metadata", "print", key="lavfi.scene_score")
-        elif mode == "keyframes":  # select too, for decoders that ignore skip_frame (e.g. VP9)
+        elif self._mode == "keyframes":  # select too, for decoders that ignore skip_frame (e.g. VP9)
             video = _scaled(video.filter("select", "eq(pict_type,I)"), options.max_width)
         else:
             video = video.filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{interval - 1e-3})")
             video = _scaled(video, options.max_width)
-        video = video.filter("showinfo")
-        self._cmd = (ffmpeg.output(video, "pipe:", format="rawvideo", pix_fmt="rgb24", vsync="passthrough")
-                     .global_args("-nostdin", "-nostats", "-loglevel", "level+info").compile())
-        self._errors: list[str] = []
-        self.error: str | None = None
+        return video.filter("showinfo")
 
     def __iter__(self) -> Iterator[tuple[_Info, Image.Image]]:
+        # "nointra" rather than "nokey": encoders mark a cut near a forced key frame with a plain I-frame.
+        # Frame threading makes the decoder wait for frames skip_frame drops anyway; slice threading
+        # does not (measured: 2.5 s instead of 3.3 s for the I-frames of 10 min of 720p).
         infos: queue.Queue[_Info | None] = queue.Queue()
-        proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        reader = threading.Thread(target=self._read_stderr, args=(proc.stderr, infos), daemon=True)
-        reader.start()
-        try:
+        with _ffmpeg.frames_process(self._media, self._build, fast_intra=self._mode == "keyframes") as proc:
+            reader = threading.Thread(target=self._read_stderr, args=(proc.stderr, infos), daemon=True)
+            reader.start()
             while (info := infos.get()) is not None:
                 size = info.width * info.height * 3
                 data = proc.stdout.read(size)
                 if len(data) < size:
                     break
                 yield info, Image.frombytes("RGB", (info.width, info.height), data)
-        finally:
             proc.stdout.close()
             returncode = proc.wait()
             reader.join()
@@ -323,7 +289,7 @@ class _FrameStream:
         infos.put(None)
 
 
-def _scaled(video: ffmpeg.nodes.FilterableStream, max_width: int) -> ffmpeg.nodes.FilterableStream:
+def _scaled(video: Any, max_width: int) -> Any:
     """At most ``max_width`` wide, square pixels (anamorphic video keeps its display shape), even height."""
     return video.filter("scale", w=f"min({max_width},iw*sar)", h="trunc(ow*ih/(iw*sar)/2)*2").filter("setsar", 1)
 
@@ -377,7 +343,7 @@ def _cap(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
                 heapq.heappush(heap, (key(j), j, version[j]))
     for candidate, keep in zip(candidates, alive):
         if not keep:
-            candidate.path.unlink()
+            _fs.remove(candidate.path)
     return [c for c, keep in zip(candidates, alive) if keep]
 
 
@@ -387,21 +353,9 @@ def _finalise(candidates: list[_Candidate], staging: Path) -> list[Keyframe]:
     for index, c in enumerate(candidates, start=1):
         name = f"{index:04d}_{c.time:.3f}.jpg"
         c.path.rename(staging / name)
-        frames.append(Keyframe(index, round(c.time, 3), Path("keyframes") / name, c.width, c.height, c.hash, c.score))
+        frames.append(Keyframe(index, round(c.time, 3), Path("keyframes") / name, c.width, c.height, c.hash, c.score,
+                               _fs.sha256_file(staging / name)))
     return frames
-
-
-def _write_outputs(media: Path, out_dir: Path, options: KeyframeOptions, result: KeyframeResult,
-                   staging: Path | None) -> None:
-    """Swap the staged frames in as ``keyframes/`` (no stale frames from an earlier run), then sheet and JSON."""
-    final = out_dir / "keyframes"
-    shutil.rmtree(final, ignore_errors=True)
-    (out_dir / "contact_sheet.jpg").unlink(missing_ok=True)
-    if staging is not None:
-        staging.rename(final)
-        _contact_sheet(out_dir, result.frames).save(out_dir / "contact_sheet.jpg", "JPEG",
-                                                                     quality=options.quality)
-    write_json(out_dir / "keyframes.json", {"media": media.name, "options": options, **vars(result)})
 
 
 def _contact_sheet(out_dir: Path, frames: list[Keyframe]) -> Image.Image:
@@ -421,8 +375,3 @@ def _contact_sheet(out_dir: Path, frames: list[Keyframe]) -> Image.Image:
         draw.rectangle((left - 4, top - 3, right + 4, bottom + 3), fill="black")
         draw.text((x + 6, y + height - 26), label, fill="white", font=font)
     return sheet
-
-
-def _clear(directory: Path) -> None:
-    for path in directory.iterdir():
-        path.unlink()

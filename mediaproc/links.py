@@ -17,6 +17,7 @@ Local media files are reported with ``url`` = their absolute path.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import re
@@ -24,38 +25,17 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ._urls import (AUDIO_EXTENSIONS, EXTENSION, STREAM_EXTENSIONS, VIDEO_EXTENSIONS, is_media_content_type,
+                    media_kind, platform_of)
+from .schema import Article, Document, MediaLink
+
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
-    from .article import Article, Document
-
-__all__ = ["MediaLink", "find_links", "format_links", "media_kind", "is_media_content_type", "platform_of"]
+__all__ = ["find_links", "find_links_in", "format_links", "media_kind", "is_media_content_type", "platform_of"]
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = ("mp4", "m4v", "mov", "webm", "mkv", "ogv", "avi", "mpg", "mpeg", "ts")
-AUDIO_EXTENSIONS = ("mp3", "m4a", "aac", "ogg", "oga", "opus", "wav", "flac")
-STREAM_EXTENSIONS = ("m3u8", "mpd")
-_EXT = re.compile(r"\.([a-z0-9]{2,5})$", re.I)
-_PLATFORMS = [(name, re.compile(pattern, re.I)) for name, pattern in [
-    ("youtube", r"^(?:www\.|m\.)?youtube(?:-nocookie)?\.com/(?:embed/|v/|watch\b|shorts/|live/)|^youtu\.be/"),
-    ("vimeo", r"^player\.vimeo\.com/video/\d|^(?:www\.)?vimeo\.com/\d"),
-    ("dailymotion", r"^(?:www\.)?dailymotion\.com/(?:embed/)?video/|^dai\.ly/|^geo\.dailymotion\.com/player"),
-    ("twitch", r"^(?:clips|player)\.twitch\.tv/|^(?:www\.)?twitch\.tv/(?:videos/|\w+/clip/)"),
-    ("rumble", r"^(?:www\.)?rumble\.com/embed/"),
-    ("facebook", r"^(?:www\.)?facebook\.com/(?:plugins/video\.php|[^/]+/videos/|watch)"),
-    ("bitchute", r"^(?:www\.)?bitchute\.com/(?:embed|video)/"),
-    ("odysee", r"^odysee\.com/\$/embed/"),
-    ("streamable", r"^streamable\.com/(?:e|o)/"),
-    ("tiktok", r"^(?:www\.)?tiktok\.com/embed"),
-    ("vk", r"^vk\.com/video_ext\.php"),
-    ("okru", r"^ok\.ru/videoembed/"),
-    ("brightcove", r"^players\.brightcove\.net/"),
-    ("jwplayer", r"^(?:cdn|content)\.jwplayer\.com/players/"),
-    ("soundcloud", r"^w\.soundcloud\.com/player"),
-    ("peertube", r"^[^/]+/videos/embed/"),
-]]
-_MEDIA_TYPES = re.compile(r"(?i)^\s*(?:video/|audio/|application/(?:vnd\.apple\.mpegurl|x-mpegurl|dash\+xml))")
 # Quoted media URLs inside scripts and attribute JSON (absolute, protocol-relative or root-relative).
 # ".ts" is left out here: in scripts it is mostly TypeScript, not MPEG transport streams.
 _SCRIPT_MEDIA_URL = re.compile(
@@ -74,43 +54,17 @@ _LAZY_SRC = re.compile(r"^data-(?:[\w-]*-)?src$")
 _SLACK_BEFORE, _SLACK_AFTER = 1500, 400   # alphanumeric characters around the article body still "in" it
 
 
-@dataclass
-class MediaLink:
-    url: str                  # absolute URL (or absolute path for a local media file)
-    kind: str                 # "file", "stream" (HLS/DASH) or "platform" (hand to yt-dlp)
-    media_type: str | None    # "video", "audio" or None when unknown
-    found_in: str             # selector or pattern, e.g. "video>source[src]", "json-ld VideoObject.contentUrl"
-    paragraph: int | None     # index of the nearest Article.paragraphs entry, None if not placeable
-    in_article: bool = True   # False for navigation, ads, related-video rails, footers
-    fallbacks: list[str] = field(default_factory=list)   # other URLs of the same media, best first
+def find_links_in(source: str, *, policy: Any = None) -> list[MediaLink]:
+    """Read ``source`` (file or URL) and find its links: the links stage on its own."""
+    from .article import load_document, parse_article
+    from .errors import ArticleError
 
-
-def media_kind(url: str) -> tuple[str, str | None] | None:
-    """("file"|"stream", "video"|"audio"|None) when the URL's path ends in a media extension, else None."""
-    path = urllib.parse.urlsplit(url.strip()).path if "://" in url or url.startswith("//") else url.split("?")[0]
-    match = _EXT.search(path.rstrip("/"))
-    ext = match.group(1).lower() if match else ""
-    if ext in STREAM_EXTENSIONS:
-        return "stream", None
-    if ext in VIDEO_EXTENSIONS:
-        return "file", "video"
-    if ext in AUDIO_EXTENSIONS:
-        return "file", "audio"
-    return None
-
-
-def is_media_content_type(ctype: str) -> bool:
-    """True for video/*, audio/*, HLS and DASH content types."""
-    return bool(_MEDIA_TYPES.match(ctype or ""))
-
-
-def platform_of(url: str) -> str | None:
-    """The video platform whose player page ``url`` is ("youtube", "vimeo", ...), else None."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https", ""):
-        return None
-    hostpath = (parts.netloc + parts.path).lower()
-    return next((name for name, pattern in _PLATFORMS if pattern.search(hostpath)), None)
+    doc = load_document(source, policy=policy)
+    try:
+        article = parse_article(doc)
+    except ArticleError:
+        article = None                 # a page without prose may still embed videos
+    return find_links(doc, article)
 
 
 def format_links(links: list[MediaLink]) -> str:
@@ -161,9 +115,11 @@ def _text_candidates(doc: Document, article: Article | None) -> list[_Candidate]
     found: dict[int, tuple[str, str]] = {}
     for match in _MD_LINK_TARGET.finditer(doc.text):
         found[match.start(1)] = (match.group(1), "markdown link")
+    targets = sorted(found)            # a bare URL inside a Markdown link target is that link
     for match in _TEXT_URL.finditer(doc.text):
         url = match.group(0).rstrip(".,;:!?)>'\"*_")
-        if not any(start <= match.start() < start + len(u) for start, (u, _) in found.items()):
+        k = bisect.bisect_right(targets, match.start()) - 1
+        if k < 0 or match.start() >= targets[k] + len(found[targets[k]][0]):
             found.setdefault(match.start(), (url, "bare URL"))
     spans = [(p.span, p.index, True) for p in (article.paragraphs if article else []) if p.span]
     spans += [(p.span, None, False) for p in (article.boilerplate if article else []) if p.span]
@@ -617,7 +573,7 @@ def _key(url: str) -> tuple[str, ...]:
 
 def _preference(url: str) -> int:
     kind = media_kind(url)
-    ext = (_EXT.search(urllib.parse.urlsplit(url).path) or [None, ""])[1].lower()
+    ext = (EXTENSION.search(urllib.parse.urlsplit(url).path) or [None, ""])[1].lower()
     if kind and kind[0] == "file":
         return 0 if ext in ("mp4", "m4v", "mov") else 1 if kind[1] == "video" else 2
     if kind:

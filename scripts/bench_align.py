@@ -15,8 +15,7 @@ import time
 import tracemalloc
 
 from mediaproc.align import _normalise, _normaliser, align
-from mediaproc.article import Article, Paragraph, Sentence
-from mediaproc.transcribe import Segment, Transcript, Word
+from mediaproc.schema import Article, Paragraph, Segment, Sentence, Transcript, Word
 
 TARGET_SECONDS = 2.0
 TARGET_MB = 500.0
@@ -95,7 +94,7 @@ def make_transcript(rng: random.Random, article: Article, seconds: float) -> tup
     for k in range(0, len(stream), 12):
         chunk = stream[k:k + 12]
         words = [Word(" " + w, t + i * step, t + (i + 0.8) * step) for i, w in enumerate(chunk)]
-        segments.append(Segment(len(segments), t, t + len(chunk) * step, "".join(w.text for w in words), words))
+        segments.append(Segment(len(segments), t, t + len(chunk) * step, "".join(w.word for w in words), words))
         t += len(chunk) * step
     times = {key: (how, None if first is None else first * step) for key, (how, first) in truth.items()}
     return Transcript("en", "bench", "synthetic", t, segments), times

@@ -118,16 +118,18 @@ def _echo(label: str, cmd: list[str], show: bool) -> None:
 def run_bare(site: Site, work: Path) -> tuple[Timing, Timing]:
     """transcribe() on each distinct video with the batch's options, summed; returns (that, model load)."""
     os.environ.update(MEDIAPROC_CACHE=fresh_cache(work / "bare-cache")["MEDIAPROC_CACHE"])
-    from mediaproc.transcribe import TranscribeOptions, preload, transcribe
+    from mediaproc.engines import Engines
+    from mediaproc.options import TranscribeOptions
+    from mediaproc.transcribe import transcribe
 
     options = TranscribeOptions()
     with timed() as load:
-        preload(options)
+        engine = Engines().get(options)
     with timed() as bare:
         for video in site.videos.values():
-            if not transcribe(video.path, options, refresh=True).words():
+            if not transcribe(engine, video.path, options).words():
                 print(f"WARNING bare: no words in {video.path.name}", file=sys.stderr)
-    print(f"(c) transcribe(path, TranscribeOptions(), refresh=True) on {len(site.videos)} videos", file=sys.stderr)
+    print(f"(c) transcribe(engine, path, TranscribeOptions()) uncached on {len(site.videos)} videos", file=sys.stderr)
     return bare, load
 
 

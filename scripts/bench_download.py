@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mediaproc import download as dl  # noqa: E402
+from mediaproc._layout import Cache  # noqa: E402
+from mediaproc.options import DownloadOptions  # noqa: E402
 
 _SERVE = f"""
 import sys
@@ -87,29 +89,29 @@ def main() -> None:
                     ["curl", "-sS", "-f", "-o", str(out), url], check=True)))
                 out.unlink()
 
-                opts = dl.DownloadOptions(cache_dir=tmp / f"cache{i}")
+                cache = Cache.at(tmp / f"cache{i}")
                 work = tmp / f"transfer{i}"
-                rows["mediaproc transfer (yt-dlp)"].append(
-                    _timed(lambda: dl._fetch(url, work, opts, dl._Progress())))
+                job = dl._Job(DownloadOptions(), cache, None, None, dl._Progress())
+                rows["mediaproc transfer (yt-dlp)"].append(_timed(lambda: job.fetch(url, work)))
                 shutil.rmtree(work)
 
                 result = None
 
                 def end_to_end() -> None:
                     nonlocal result
-                    result = dl.download(url, opts)
+                    result = dl.download(url, cache=cache)
                 rows["mediaproc end to end"].append(_timed(end_to_end))
                 assert result is not None and result.size == size and not result.from_cache
                 for _ in range(20):
-                    rows["mediaproc cached skip"].append(_timed(lambda: dl.download(url, opts)))
+                    rows["mediaproc cached skip (verified)"].append(_timed(lambda: dl.download(url, cache=cache)))
                 shutil.rmtree(tmp / f"cache{i}")
             for i in range(min(args.repeat, 3) if args.rate else 0):
                 slow_curl, slow_ours = slow
                 slow[slow_curl].append(_timed(lambda: subprocess.run(
                     ["curl", "-sS", "-f", "-o", str(out), base + "slow/big.mkv"], check=True)))
                 out.unlink()
-                opts = dl.DownloadOptions(cache_dir=tmp / "slow-cache", refresh=True)
-                slow[slow_ours].append(_timed(lambda: dl.download(base + "slow/big.mkv", opts)))
+                slow_cache = Cache.at(tmp / "slow-cache", read=False)
+                slow[slow_ours].append(_timed(lambda: dl.download(base + "slow/big.mkv", cache=slow_cache)))
         finally:
             server.stdin.close()                         # the server exits when its stdin closes
             server.wait(timeout=30)

@@ -60,7 +60,8 @@ def worker(method: str, media: Path, out: Path) -> dict:
         times: list[float] = []
         frames = len(list(out.iterdir()))
     else:
-        from mediaproc.keyframes import KeyframeOptions, extract_keyframes
+        from mediaproc.keyframes import extract_keyframes
+        from mediaproc.options import KeyframeOptions
         result = extract_keyframes(media, out, KeyframeOptions(mode=method, max_keyframes=100))
         assert result.mode == method, result.reason
         times = [f.time for f in result.frames]

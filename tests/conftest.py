@@ -50,6 +50,20 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def engines():
+    """Real engines, each model loaded once per test session."""
+    from mediaproc.engines import Engines
+    return Engines()
+
+
+@pytest.fixture(scope="session")
+def engine(engines):
+    """The default engine (openai-whisper, bundled tiny.en)."""
+    from mediaproc.options import TranscribeOptions
+    return engines.get(TranscribeOptions())
+
+
+@pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     root = tmp_path_factory.mktemp("media")
     narrated = synth.narrated_video(root / "report.mp4", SENTENCES)

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
-from mediaproc.align import (NOT_SPOKEN, PARAPHRASED, SPOKEN, AlignError, AlignOptions, align, load_alignment,
-                             write_alignment, write_corrected_subtitles)
-from mediaproc.article import Article, Paragraph, Sentence
-from mediaproc.transcribe import Segment, Transcript, Word
+from mediaproc.align import (NOT_SPOKEN, PARAPHRASED, SPOKEN, align, load_alignment, write_alignment,
+                             write_corrected_subtitles)
+from mediaproc.errors import AlignError, OptionsError
+from mediaproc.options import AlignOptions
+from mediaproc.schema import Article, Paragraph, Segment, Sentence, Transcript, Word
 
 DATA = Path(__file__).parent / "data"
 ALIGN = DATA / "align"
@@ -182,8 +183,8 @@ def test_thresholds_and_method_are_reported():
 
 
 def test_invalid_options_rejected_in_one_line():
-    with pytest.raises(AlignError, match=r"^spoken threshold 1.5 must be in \(0, 1\]$"):
-        align(_article(FLOOD), _transcript(FLOOD[0]), options=AlignOptions(spoken_threshold=1.5))
+    with pytest.raises(OptionsError, match=r"^spoken_threshold 1.5 must be in \(0, 1\]$"):
+        AlignOptions(spoken_threshold=1.5)
 
 
 def test_alignment_json_round_trip(tmp_path):
@@ -229,7 +230,7 @@ READ = ["The increase of ISIS activity", "Warning strikes were also conducted", 
 
 
 @pytest.fixture(scope="module")
-def narration(tmp_path_factory):
+def narration(tmp_path_factory, engine):
     """The example article, some paragraphs read in shuffled order by espeak-ng with a paraphrase, a remark
     and the boilerplate's share request; transcribed once."""
     from mediaproc.article import read_article
@@ -243,7 +244,7 @@ def narration(tmp_path_factory):
              body[READ[5]], share]
     # 150 wpm and 1 s pauses: at espeak's default pace whisper tiny.en drops whole sentences.
     spoken = audio_only(tmp_path_factory.mktemp("narration") / "narration.wav", items, pause=1.0, wpm=150)
-    transcript = transcribe(spoken.path)
+    transcript = transcribe(engine, spoken.path)
     truth = {s.text: s.start for s in spoken.sentences}
     return article, transcript, align(article, transcript), truth, share
 
@@ -280,12 +281,12 @@ def test_example_article_boilerplate_never_spoken(narration, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sonnet():
+def sonnet(engine):
     from mediaproc.transcribe import transcribe
 
     lines = [line.strip() for line in (ALIGN / "sonnet001.txt").read_text().splitlines() if line.strip()]
     article = _article(*[[line] for line in lines])
-    transcript = transcribe(ALIGN / "sonnet001.mp3")
+    transcript = transcribe(engine, ALIGN / "sonnet001.mp3")
     fragments = json.loads((ALIGN / "sonnet001.syncmap.json").read_text())["fragments"]
     return article, transcript, align(article, transcript), [float(f["begin"]) for f in fragments]
 
@@ -311,12 +312,12 @@ def test_sonnet_corrected_subtitles(sonnet, tmp_path):
 
 
 @pytest.mark.slow
-def test_lucier_all_sentences_spoken_in_order():
+def test_lucier_all_sentences_spoken_in_order(engine):
     from mediaproc.transcribe import transcribe
 
     text = (ALIGN / "lucier.txt").read_text().strip()
     article = _article(re.split(r"(?<=[.!?])\s+", text))
-    al = align(article, transcribe(ALIGN / "lucier.mp3"))
+    al = align(article, transcribe(engine, ALIGN / "lucier.mp3"))
     assert len(al.sentences) >= 4 and all(s.status == SPOKEN for s in al.sentences)
     starts = [s.start for s in al.sentences]
     assert starts == sorted(starts) and all(s.score >= 0.85 for s in al.sentences)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import article_outputs
-from mediaproc.batch import LockedError, OutputLock, discover
+from mediaproc.batch import OutputLock, discover
+from mediaproc.errors import LockedError
 pytestmark = pytest.mark.slow
 
 

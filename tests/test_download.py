@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from mediaproc.download import DownloadError, DownloadOptions, DownloadResult, download, download_all, link_into
+from dataclasses import replace
+
+from mediaproc._fs import sha256_file
+from mediaproc._layout import Cache
+from mediaproc.download import download, download_all
+from mediaproc.errors import DownloadError, MediaprocError, RefusedError
+from mediaproc.options import DownloadOptions
+from mediaproc.schema import DownloadResult
 from mediaproc.testing import synth
 from mediaproc.testing.server import FileServer
-from mediaproc.utils import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,18 +52,34 @@ def srv(www: Path):
         yield server
 
 
+class Downloads:
+    """Download options and a cache of the test's own, changed as a test needs."""
+
+    def __init__(self, root: Path) -> None:
+        self.cache_dir = root
+        self.cache = Cache.at(root)
+        self.options = DownloadOptions(timeout=2.0, retries=2)
+
+    def set(self, **changes: object) -> None:
+        self.options = replace(self.options, **changes)
+
+
 @pytest.fixture
-def opts(tmp_path: Path) -> DownloadOptions:
-    return DownloadOptions(cache_dir=tmp_path / "cache", timeout=2.0, retries=2)
+def opts(tmp_path: Path) -> Downloads:
+    return Downloads(tmp_path / "cache")
 
 
-def _cache_files(options: DownloadOptions, sub: str) -> list[Path]:
-    root = Path(options.cache_dir) / sub  # type: ignore[arg-type]
+def _get(o: Downloads, url: str, **kw: object) -> DownloadResult:
+    return download(url, o.options, cache=o.cache, **kw)
+
+
+def _cache_files(o: Downloads, sub: str) -> list[Path]:
+    root = o.cache_dir / "media" / sub
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def _nothing_cached(options: DownloadOptions) -> bool:
-    return not (_cache_files(options, "blobs") or _cache_files(options, "urls") or _cache_files(options, "partial"))
+def _nothing_cached(o: Downloads) -> bool:
+    return not (_cache_files(o, "blobs") or _cache_files(o, "urls") or _cache_files(o, "partial"))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -68,14 +90,14 @@ def _one_line(exc: BaseException) -> str:
 
 def test_direct_file_is_validated_cached_and_fetched_once(srv, www, opts):
     url = srv.url("clip.mp4")
-    first = download(url, opts)
+    first = _get(opts, url)
     assert first.sha256 == sha256_file(www / "clip.mp4")
     assert first.size == (www / "clip.mp4").stat().st_size
     assert first.info.has_video and first.info.has_audio and not first.from_cache
     assert first.content_type == "video/mp4"
     assert first.path.is_relative_to(opts.cache_dir) and first.path.read_bytes() == (www / "clip.mp4").read_bytes()
 
-    again = download(url, opts)                       # a second article linking the same video
+    again = _get(opts, url)                       # a second article linking the same video
     assert again.from_cache and again.path == first.path and again.info.duration == first.info.duration
     assert srv.full_gets("clip.mp4") == 1
     assert len(srv.log("clip.mp4", "GET")) == 1
@@ -83,14 +105,14 @@ def test_direct_file_is_validated_cached_and_fetched_once(srv, www, opts):
 
 def test_404_fails_with_one_clear_line(srv, opts):
     with pytest.raises(DownloadError) as err:
-        download(srv.url("missing.mp4"), opts)
+        _get(opts, srv.url("missing.mp4"))
     assert "404" in _one_line(err.value)
     assert _nothing_cached(opts)
 
 
 def test_500_twice_then_success(srv, www, opts):
     srv.fault("clip.mp4", "status", code=500, times=2)
-    result = download(srv.url("clip.mp4"), opts)
+    result = _get(opts, srv.url("clip.mp4"))
     assert result.sha256 == sha256_file(www / "clip.mp4")
     assert [r.status for r in srv.log("clip.mp4")].count(500) == 2
 
@@ -98,7 +120,7 @@ def test_500_twice_then_success(srv, www, opts):
 def test_dropped_connection_resumes_with_range(srv, www, opts):
     size = (www / "clip.mp4").stat().st_size
     srv.fault("clip.mp4", "drop", at=0.4)
-    result = download(srv.url("clip.mp4"), opts)
+    result = _get(opts, srv.url("clip.mp4"))
     assert result.sha256 == sha256_file(www / "clip.mp4")
     gets = srv.log("clip.mp4", "GET")
     assert gets[0].bytes_sent < size and gets[0].status == 200
@@ -108,14 +130,14 @@ def test_dropped_connection_resumes_with_range(srv, www, opts):
 
 
 def test_dropped_connection_resumes_on_next_run(srv, www, opts):
-    opts.retries = 0
+    opts.set(retries=0)
     srv.fault("clip.mp4", "drop", at=0.4)
     with pytest.raises(DownloadError) as err:
-        download(srv.url("clip.mp4"), opts)
+        _get(opts, srv.url("clip.mp4"))
     _one_line(err.value)
     assert [p.name for p in _cache_files(opts, "partial")] == ["media.mp4.part"]
     assert not _cache_files(opts, "blobs")                   # a partial file is never "complete"
-    result = download(srv.url("clip.mp4"), opts)
+    result = _get(opts, srv.url("clip.mp4"))
     assert result.sha256 == sha256_file(www / "clip.mp4")
     assert srv.log("clip.mp4", "GET")[-1].range_start > 0
     assert not _cache_files(opts, "partial")
@@ -123,22 +145,22 @@ def test_dropped_connection_resumes_on_next_run(srv, www, opts):
 
 def test_html_served_as_video_is_rejected(srv, opts):
     with pytest.raises(DownloadError) as err:
-        download(srv.url("error-page.mp4"), opts)
+        _get(opts, srv.url("error-page.mp4"))
     msg = _one_line(err.value)
-    assert "video/mp4" in msg and "HTML" in msg and "ffprobe" in msg
+    assert "video/mp4" in msg and "looks like HTML" in msg and "not a media file" in msg and "140 bytes" in msg
     assert _nothing_cached(opts)
 
 
 def test_wrong_content_type_alone_does_not_reject_real_media(srv, www, opts):
     srv.fault("clip.mp4", "content_type", type="text/html")
-    result = download(srv.url("clip.mp4"), opts)
+    result = _get(opts, srv.url("clip.mp4"))
     assert result.sha256 == sha256_file(www / "clip.mp4") and result.content_type == "text/html"
 
 
 @pytest.mark.parametrize("name", ["cut.mp4", "cut-faststart.mp4"])
 def test_truncated_mp4_is_rejected(srv, opts, name):
     with pytest.raises(DownloadError) as err:
-        download(srv.url(name), opts)
+        _get(opts, srv.url(name))
     msg = _one_line(err.value)
     assert "rejected" in msg and "video/mp4" in msg
     assert _nothing_cached(opts)
@@ -147,30 +169,30 @@ def test_truncated_mp4_is_rejected(srv, opts, name):
 def test_redirect_chain_is_followed(srv, www, opts):
     srv.fault("old/a.mp4", "redirect", to="old/b.mp4", code=301)
     srv.fault("old/b.mp4", "redirect", to="clip.mp4")
-    assert download(srv.url("old/a.mp4"), opts).sha256 == sha256_file(www / "clip.mp4")
+    assert _get(opts, srv.url("old/a.mp4")).sha256 == sha256_file(www / "clip.mp4")
 
 
 def test_redirect_loop_fails_clearly(srv, opts):
     srv.fault("a.mp4", "redirect", to="b.mp4")
     srv.fault("b.mp4", "redirect", to="a.mp4")
     with pytest.raises(DownloadError) as err:
-        download(srv.url("a.mp4"), opts)
+        _get(opts, srv.url("a.mp4"))
     assert "redirect loop" in _one_line(err.value)
     assert len(srv.requests) <= 40
 
 
 def test_stalled_server_times_out(srv, opts):
-    opts.timeout, opts.retries = 1.0, 1
+    opts.set(timeout=1.0, retries=1)
     srv.fault("clip.mp4", "stall", seconds=60, at=0.3)
     started = time.monotonic()
     with pytest.raises(DownloadError) as err:
-        download(srv.url("clip.mp4"), opts)
+        _get(opts, srv.url("clip.mp4"))
     assert "timed out" in _one_line(err.value)
     assert time.monotonic() - started < 30                   # gave up long before the server woke up
 
 
 def test_hls_segments_are_merged_into_one_playable_file(srv, www, opts):
-    result = download(srv.url("hls/index.m3u8"), opts)
+    result = _get(opts, srv.url("hls/index.m3u8"))
     assert result.info.has_video and result.info.has_audio
     assert result.info.duration == pytest.approx(3.0, abs=0.5)
     assert result.path.suffix == ".mp4"
@@ -179,34 +201,34 @@ def test_hls_segments_are_merged_into_one_playable_file(srv, www, opts):
 
 
 def test_max_filesize_checked_before_download(srv, opts):
-    opts.max_filesize = 10_000
+    opts.set(max_filesize=10_000)
     with pytest.raises(DownloadError) as err:
-        download(srv.url("clip.mp4"), opts)
+        _get(opts, srv.url("clip.mp4"))
     assert "max_filesize" in _one_line(err.value) and "before" in str(err.value)
     assert srv.log("clip.mp4", "GET") == []
 
 
 def test_max_filesize_checked_while_downloading(srv, www, opts):
-    opts.max_filesize = 50_000
+    opts.set(max_filesize=50_000)
     srv.fault("clip.mp4", "no_length")                       # the size is unknown until the bytes arrive
     with pytest.raises(DownloadError) as err:
-        download(srv.url("clip.mp4"), opts)
+        _get(opts, srv.url("clip.mp4"))
     assert "max_filesize" in _one_line(err.value)
     assert _nothing_cached(opts)
 
 
 def test_same_url_from_two_articles_is_fetched_once(srv, opts):
     url = srv.url("clip.mp4")
-    opts.jobs = 2
-    a, b = download_all([url, url], opts)                    # concurrently, under the per-URL lock
+    opts.set(jobs=2)
+    a, b = download_all([url, url], opts.options, cache=opts.cache)                    # concurrently, under the per-URL lock
     assert isinstance(a, DownloadResult) and isinstance(b, DownloadResult)
     assert a.path == b.path and {a.from_cache, b.from_cache} == {False, True}
     assert srv.full_gets("clip.mp4") == 1
 
 
 def test_same_bytes_under_two_urls_are_stored_once(srv, opts):
-    a = download(srv.url("clip.mp4"), opts)
-    b = download(srv.url("mirror/same.mp4"), opts)
+    a = _get(opts, srv.url("clip.mp4"))
+    b = _get(opts, srv.url("mirror/same.mp4"))
     assert a.path == b.path and a.sha256 == b.sha256
     assert len(_cache_files(opts, "blobs")) == 1 and len(_cache_files(opts, "urls")) == 2
     assert a.name != b.name                                   # each link keeps its own readable name
@@ -214,53 +236,58 @@ def test_same_bytes_under_two_urls_are_stored_once(srv, opts):
 
 def test_refresh_and_no_cache(srv, opts):
     url = srv.url("clip.mp4")
-    download(url, opts)
-    opts.refresh = True
-    assert not download(url, opts).from_cache
-    opts.refresh, opts.use_cache = False, False
-    uncached = download(url, opts)
+    _get(opts, url)
+    opts.cache = Cache.at(opts.cache_dir, read=False)            # --refresh
+    assert not _get(opts, url).from_cache
+    opts.cache = Cache.at(opts.cache_dir, read=False, write=False)   # --no-cache
+    uncached = _get(opts, url)
     assert not uncached.from_cache and not uncached.path.is_relative_to(opts.cache_dir)
+    assert uncached.cleanup is not None and uncached.path.is_relative_to(uncached.cleanup)
     assert srv.full_gets("clip.mp4") == 3
 
 
 def test_server_supplied_names_are_sanitised(srv, www, opts, tmp_path):
     evil = "../../etc/passwd\n\x1b[31m" + "x" * 300 + ".mp4"
     srv.add(evil, (www / "clip.mp4").read_bytes())
-    result = download(srv.url("%2e%2e%2F%2e%2e%2Fetc%2Fpasswd%0A%1B%5B31m" + "x" * 300 + ".mp4"), opts)
+    result = _get(opts, srv.url("%2e%2e%2F%2e%2e%2Fetc%2Fpasswd%0A%1B%5B31m" + "x" * 300 + ".mp4"))
     assert result.name.endswith(".mp4") and len(result.name) <= 60
     assert "/" not in result.name and ".." not in result.name and result.name.isprintable()
-    linked = link_into(result, tmp_path / "article")
-    assert linked.parent == tmp_path / "article" and linked.samefile(result.path)   # a hard link, not a copy
+    copied = _get(opts, result.url, into=tmp_path / "article")
+    assert copied.path.parent == tmp_path / "article" and copied.path.name == result.name
+    assert not copied.path.samefile(result.path)                  # a copy: editing it leaves the cache alone
+    assert copied.path.read_bytes() == result.path.read_bytes()
 
 
 def test_download_all_keeps_order_and_isolates_failures(srv, opts):
     urls = [srv.url("clip.mp4"), srv.url("missing.mp4"), srv.url("error-page.mp4"), "ftp://example.org/a.mp4"]
-    results = download_all(urls, opts)
-    assert [type(r) for r in results] == [DownloadResult, DownloadError, DownloadError, DownloadError]
+    results = download_all(urls, opts.options, cache=opts.cache)
+    assert [type(r) for r in results] == [DownloadResult, DownloadError, DownloadError, RefusedError]
     assert results[0].url == urls[0]
     for failure, url in zip(results[1:], urls[1:]):
         assert _one_line(failure).startswith(url)
 
 
 def test_fallback_url_is_tried_after_a_failure(srv, www, opts):
-    result = download(srv.url("missing.mp4"), opts, fallbacks=[srv.url("mirror/same.mp4")])
+    result = _get(opts, srv.url("missing.mp4"), fallbacks=[srv.url("mirror/same.mp4")])
     assert result.url.endswith("mirror/same.mp4") and result.sha256 == sha256_file(www / "clip.mp4")
 
 
 def test_local_paths_are_probed_in_place(www, opts):
     for ref in (str(www / "clip.mp4"), (www / "clip.mp4").as_uri()):
-        result = download(ref, opts)
+        result = _get(opts, ref)
         assert result.path == www / "clip.mp4" and result.sha256 == sha256_file(www / "clip.mp4")
     with pytest.raises(DownloadError) as err:
-        download(str(www / "error-page.mp4"), opts)
+        _get(opts, str(www / "error-page.mp4"))
     assert "ffprobe" in _one_line(err.value)
     assert _nothing_cached(opts)
 
 
 _KILLED_CHILD = """
 import sys
-from mediaproc.download import DownloadOptions, download
-download(sys.argv[1], DownloadOptions(cache_dir=sys.argv[2], timeout=10, retries=0))
+from mediaproc._layout import Cache
+from mediaproc.download import download
+from mediaproc.options import DownloadOptions
+download(sys.argv[1], DownloadOptions(timeout=10, retries=0), cache=Cache.at(sys.argv[2]))
 """
 
 
@@ -282,7 +309,7 @@ def test_sigkilled_download_resumes_without_refetching(srv, www, opts):
         child.send_signal(signal.SIGKILL)
         child.wait()
     srv.clear_faults()
-    result = download(url, opts)
+    result = _get(opts, url)
     assert result.sha256 == sha256_file(www / "clip.mp4")
     resumed = srv.log("clip.mp4", "GET")[-1]
     assert resumed.status == 206 and resumed.range_start >= had

@@ -11,9 +11,12 @@ import pytest
 from PIL import Image, ImageStat
 
 from mediaproc import keyframes as kf
-from mediaproc.keyframes import KeyframeError, KeyframeOptions, extract_keyframes
-from mediaproc.media import MediaError
-from mediaproc.utils import MediaprocError, read_json
+from mediaproc import _fs
+from mediaproc._fs import read_json
+from mediaproc.errors import KeyframeError, MediaError, MediaprocError, OptionsError
+from mediaproc.keyframes import extract_keyframes
+from mediaproc.options import KeyframeOptions
+from mediaproc.schema import Keyframe, KeyframeResult
 
 VIDEO = Path(__file__).parent / "data" / "video"
 
@@ -68,11 +71,11 @@ def long_gop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _starts(result: kf.KeyframeResult) -> list[float]:
+def _starts(result: KeyframeResult) -> list[float]:
     return [f.time for f in result.frames]
 
 
-def _mean_grey(out: Path, frame: kf.Keyframe) -> float:
+def _mean_grey(out: Path, frame: Keyframe) -> float:
     with Image.open(out / frame.path) as image:
         return ImageStat.Stat(image.convert("L")).mean[0]
 
@@ -128,7 +131,8 @@ def test_max_keyframes_keeps_distinct_frames_spread_over_time(scenes: Scenes, tm
 
 
 def _candidate(tmp_path: Path, time: float, colour: str) -> kf._Candidate:
-    """Unit-test helper: a staged candidate of one flat colour at ``time``."""
+    """Unit-test helper: a staged candidate of one flat colour at ``time`` (in a folder mediaproc may clean)."""
+    _fs.own(tmp_path)
     image = Image.new("RGB", (64, 36), colour)
     path = tmp_path / f"{time}.jpg"
     image.save(path)
@@ -223,6 +227,6 @@ def test_not_media_is_a_one_line_error(media, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", [{"mode": "shots"}, {"max_keyframes": 0}, {"interval": 0}, {"quality": 0}])
 def test_invalid_options_are_rejected(bad: dict) -> None:
-    with pytest.raises(KeyframeError) as info:
+    with pytest.raises(OptionsError) as info:
         KeyframeOptions(**bad)
     assert isinstance(info.value, MediaprocError) and next(iter(bad)) in str(info.value)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mediaproc.article import Document, load_document, parse_article, read_article
-from mediaproc.links import MediaLink, find_links, format_links, media_kind, platform_of
+from mediaproc.article import load_document, parse_article, read_article
+from mediaproc.links import find_links, format_links, media_kind, platform_of
+from mediaproc.schema import Document, MediaLink
 
 DATA = Path(__file__).parent / "data"
 EXAMPLE = DATA / "examples" / "article-with-mp4-report.txt"

@@ -16,7 +16,9 @@ import whisper
 from whisper.model import ModelDimensions, Whisper
 
 from mediaproc import models
-from mediaproc.models import ModelError
+from mediaproc.engines import Engines, FasterWhisper, OpenAIWhisper
+from mediaproc.errors import ModelError
+from mediaproc.options import TranscribeOptions
 
 DIMS = ModelDimensions(n_mels=4, n_audio_ctx=6, n_audio_state=8, n_audio_head=2, n_audio_layer=1,
                        n_vocab=12, n_text_ctx=5, n_text_state=8, n_text_head=2, n_text_layer=2)
@@ -134,10 +136,11 @@ def test_alignment_heads_from_config_are_applied(synthetic):
     ct2_dir, _ = synthetic
     resolved = models.resolve_model(str(ct2_dir))
     assert resolved.kind == "ctranslate2" and not resolved.path.exists()
-    loaded = models.load_whisper(resolved)
+    engines = Engines()
+    engine = engines.get(TranscribeOptions(model=str(ct2_dir)))
     assert resolved.path.is_file()  # converted into the cache, reused after
-    assert loaded.alignment_heads.to_dense().nonzero().tolist() == HEADS
-    assert models.load_whisper(models.resolve_model(str(ct2_dir))) is loaded  # once per process
+    assert engine.whisper_model.alignment_heads.to_dense().nonzero().tolist() == HEADS
+    assert engines.get(TranscribeOptions(model=str(ct2_dir))) is engine  # loaded once per process
 
 
 def test_bfloat16_variables_are_widened(tmp_path):
@@ -180,9 +183,9 @@ def test_resolve_model_kinds(tmp_path):
     with pytest.raises(ModelError, match="no model.bin"):
         models.resolve_model(str(tmp_path))
     with pytest.raises(ModelError, match="is not an openai-whisper checkpoint"):
-        models.load_whisper(models.resolve_model(str(pt)))
+        OpenAIWhisper(models.resolve_model(str(pt)))
     with pytest.raises(ModelError, match="needs a CTranslate2 model directory"):
-        models.load_faster_whisper(models.resolve_model(str(pt)))
+        FasterWhisper(models.resolve_model(str(pt)))
 
 
 def test_missing_official_model_offline_says_how_to_provide_one(tmp_path, monkeypatch):
@@ -193,7 +196,7 @@ def test_missing_official_model_offline_says_how_to_provide_one(tmp_path, monkey
 
     monkeypatch.setattr(whisper, "_download", offline)
     with pytest.raises(ModelError, match="pass --model with a .pt checkpoint or a CTranslate2"):
-        models.load_whisper(models.resolve_model("base.en"))
+        OpenAIWhisper(models.resolve_model("base.en"))
 
 
 def test_list_models_reports_the_bundled_default_and_the_whisper_cache(tmp_path, monkeypatch):
@@ -211,7 +214,7 @@ def test_default_model_is_converted_once_and_reused():
     path = models.prepare_default_model()
     mtime = path.stat().st_mtime_ns
     assert models.prepare_default_model() == path and path.stat().st_mtime_ns == mtime
-    loaded = models.load_whisper(models.resolve_model("tiny.en"))
+    loaded = OpenAIWhisper(models.resolve_model("tiny.en")).whisper_model
     assert loaded.dims.n_text_layer == 4 and loaded.dims.n_vocab == 51864 and not loaded.is_multilingual
     dump = whisper._ALIGNMENT_HEADS["tiny.en"]
     expected = np.frombuffer(gzip.decompress(base64.b85decode(dump)), dtype=bool).reshape(4, 6).copy()

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from mediaproc.article import Article, Paragraph, Sentence
-from mediaproc.pipeline import Manifest, MediaItem, StageRecord
 from mediaproc.report import render_report
-from mediaproc.utils import write_json
+from mediaproc.schema import (Alignment, AlignmentSummary, Article, Keyframe, KeyframeResult, Manifest, MediaItem,
+                              Paragraph, Sentence, SentenceAlignment, StageRecord, VideoOnlySpan)
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -29,34 +28,34 @@ def _manifest() -> Manifest:
     return Manifest(article_id="a-1", source="a.txt", status="partial", items=[ok, bad])
 
 
-def _alignment() -> dict:
-    return {"sentences": [
-        {"paragraph": 0, "index": 0, "text": "Spoken", "status": "spoken", "start": 2.5, "end": 4.0, "score": 0.9},
-        {"paragraph": 0, "index": 1, "text": "Not", "status": "not_spoken", "start": None, "end": None,
-         "score": 0.1}],
-        "video_only": [{"start": 6.0, "end": 8.0, "text": f"remark {HOSTILE}"}],
-        "summary": {"coverage": 0.5}}
+def _alignment() -> Alignment:
+    return Alignment("a.txt", "test", [
+        SentenceAlignment(0, 0, "Spoken", "spoken", 2.5, 4.0, 0.9),
+        SentenceAlignment(0, 1, "Not", "not_spoken", None, None, 0.1)],
+        [VideoOnlySpan(6.0, 8.0, f"remark {HOSTILE}")],
+        AlignmentSummary(2, 1, 0, 1, 0.5, 10, 5, 0.5, 1))
 
 
-def _keyframe(out: Path) -> None:
+def _keyframe(out: Path) -> dict[str, KeyframeResult]:
     frames = out / "media" / "clip-1" / "keyframes"
     frames.mkdir(parents=True)
     Image.new("RGB", (32, 18), "red").save(frames / "0001_0.000.jpg")
-    write_json(out / "media" / "clip-1" / "keyframes.json",
-               {"frames": [{"index": 1, "time": 0.0, "path": "keyframes/0001_0.000.jpg"}]})
+    return {"clip-1": KeyframeResult("ok", "keyframes", [Keyframe(1, 0.0, Path("keyframes/0001_0.000.jpg"), 32, 18,
+                                                                  "0" * 22)])}
 
 
 def test_report_escapes_and_lists_failures(tmp_path: Path) -> None:
-    _keyframe(tmp_path)
-    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()})
+    frames = _keyframe(tmp_path)
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, frames)
     assert HOSTILE not in page and "&lt;script&gt;" in page
-    assert 'data-status="spoken"' in page and page.count("s-spoken") >= 1
+    assert page.count('data-status="spoken"') == 1 and page.count('class="s s-spoken"') == 1
+    assert page.count('class="s"') == 1                        # the sentence the video does not speak
     assert 'data-seek="2.50"' in page and 'id="player-clip-1"' in page
     assert "HTTP 404 Not Found" in page and "Problems" in page
     assert 'src="media/clip-1/keyframes/0001_0.000.jpg"' in page
 
 
 def test_embed_images_makes_the_page_self_contained(tmp_path: Path) -> None:
-    _keyframe(tmp_path)
-    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, embed_images=True)
+    frames = _keyframe(tmp_path)
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, frames, embed_images=True)
     assert "data:image/jpeg;base64," in page and "keyframes/0001_0.000.jpg" not in page

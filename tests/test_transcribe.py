@@ -12,9 +12,12 @@ import pytest
 from whisper.normalizers import EnglishTextNormalizer
 
 from mediaproc import transcribe as tr
+from mediaproc._layout import Cache
+from mediaproc.errors import MediaprocError, NoAudio, OptionsError, TranscribeError
+from mediaproc.options import TranscribeOptions
+from mediaproc.schema import Transcript
 from mediaproc.testing import synth
-from mediaproc.transcribe import NoAudio, TranscribeError, TranscribeOptions, load_transcript, write_transcript
-from mediaproc.utils import MediaprocError
+from mediaproc.transcribe import check_options, load_transcript, write_transcript
 
 DATA = Path(__file__).parent / "data" / "speech"
 normalize = EnglishTextNormalizer()
@@ -35,20 +38,22 @@ def vtt_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MEDIAPROC_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+def cache(tmp_path_factory) -> Cache:
+    return Cache.at(tmp_path_factory.mktemp("cache"))
+
+
+def _transcribe(engines, path: Path, options: TranscribeOptions, cache: Cache | None, **kw) -> Transcript:
+    return tr.transcribe(engines.get(options), path, options, cache=cache, **kw)
 
 
 @pytest.fixture(scope="module")
-def run(cache):
-    """transcribe(path, engine), each pair computed once for the whole module."""
-    done: dict[tuple[str, str], tr.Transcript] = {}
+def run(cache, engines):
+    """transcribe(engine, path), each pair computed once for the whole module."""
+    done: dict[tuple[str, str], Transcript] = {}
 
-    def get(path: Path, engine: str) -> tr.Transcript:
+    def get(path: Path, engine: str) -> Transcript:
         if (str(path), engine) not in done:
-            done[str(path), engine] = tr.transcribe(path, TranscribeOptions(engine=engine))
+            done[str(path), engine] = _transcribe(engines, path, TranscribeOptions(engine=engine), cache)
         return done[str(path), engine]
 
     return get
@@ -70,9 +75,9 @@ def test_audio_is_decoded_to_16k_mono_float32_windows():
     assert np.abs(window).max() > 0.01
 
 
-def test_video_without_audio_is_skipped_with_a_reason(tmp_path, cache):
+def test_video_without_audio_is_skipped_with_a_reason(tmp_path, cache, engine):
     with pytest.raises(NoAudio, match="silent.mp4 has no audio stream") as info:
-        tr.transcribe(synth.silent_video(tmp_path / "silent.mp4", 1.0))
+        tr.transcribe(engine, synth.silent_video(tmp_path / "silent.mp4", 1.0), cache=cache)
     assert isinstance(info.value, MediaprocError)
 
 
@@ -82,17 +87,25 @@ def test_undecodable_audio_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (TranscribeOptions(engine="whisper.cpp"), "engine 'whisper.cpp' is not one of"),
-    (TranscribeOptions(task="summarize"), "task 'summarize'"),
-    (TranscribeOptions(beam_size=0), "beam size 0"),
-    (TranscribeOptions(temperature=1.5), "temperature 1.5"),
-    (TranscribeOptions(device="tpu"), "device 'tpu'"),
+    ({"engine": "whisper.cpp"}, "^engine 'whisper.cpp' is not one of"),
+    ({"task": "summarize"}, "^task 'summarize'"),
+    ({"beam_size": 0}, "^beam_size 0 must be >= 1$"),
+    ({"temperature": 1.5}, r"^temperature 1.5 must be in \[0, 1\]$"),
+    ({"device": "tpu"}, "^device 'tpu'"),
+])
+def test_bad_options_are_one_line_errors(options, message):
+    with pytest.raises(OptionsError, match=message):
+        TranscribeOptions(**options)
+
+
+@pytest.mark.parametrize("options, message", [
     (TranscribeOptions(task="translate"), "translate needs a multilingual model; tiny.en"),
     (TranscribeOptions(language="de"), "language 'de' needs a multilingual model"),
+    (TranscribeOptions(model="enormous"), "not a file, a directory or a Whisper model name"),
 ])
-def test_bad_options_are_one_line_errors(options, message, cache):
-    with pytest.raises(TranscribeError, match=message):
-        tr.transcribe(DATA / "jfk.flac", options)
+def test_options_the_model_cannot_serve_are_refused_before_work(options, message):
+    with pytest.raises(OptionsError, match=message):
+        check_options(options)
 
 
 def test_temperature_schedule_matches_the_whisper_cli():
@@ -117,7 +130,7 @@ def test_jfk_word_for_word_with_americans_at_1_8_s(run, engine):
     t = run(DATA / "jfk.flac", engine)
     assert (t.language, t.model, t.engine) == ("en", "tiny.en", engine)
     assert normalize(t.text) == normalize((DATA / "jfk.reference.txt").read_text())
-    americans = [w for w in t.words() if w.text.strip(" ,") == "Americans"]
+    americans = [w for w in t.words() if w.word.strip(" ,") == "Americans"]
     assert len(americans) == 1 and americans[0].start <= 1.8 <= americans[0].end
     assert all(0 <= w.start <= w.end <= t.duration + 0.05 and 0 < w.probability <= 1 for w in t.words())
 
@@ -147,24 +160,29 @@ def test_first_word_of_each_generated_sentence_is_within_half_a_second(run, narr
     position = 0
     for sentence in narrated.sentences:
         first = normalize(sentence.text.split()[0])
-        position = next(i for i in range(position, len(words)) if normalize(words[i].text) == first)
+        position = next(i for i in range(position, len(words)) if normalize(words[i].word) == first)
         assert abs(words[position].start - sentence.start) <= 0.5, (sentence.text, words[position])
     assert wer(" ".join(SENTENCES), run(narrated.path, engine).text) <= 0.2
 
 
 @pytest.mark.slow
-def test_silence_gives_an_empty_transcript(tmp_path, cache):
-    t = tr.transcribe(synth.static_video(tmp_path / "quiet.mp4", 3.0))
+def test_silence_gives_an_empty_transcript(tmp_path, cache, engine):
+    t = tr.transcribe(engine, synth.static_video(tmp_path / "quiet.mp4", 3.0), cache=cache)
     assert t.segments == [] and t.text == "" and abs(t.duration - 3.0) < 0.1
 
 
 @pytest.mark.slow
-def test_both_engines_give_the_same_json_shape(run):
-    shapes = []
-    for engine in ENGINES:
-        result = tr.to_result(run(DATA / "jfk.flac", engine))
-        shapes.append((result.keys(), result["segments"][0].keys(), result["segments"][0]["words"][0].keys()))
-    assert shapes[0] == shapes[1]
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_engine_fills_whisper_json_with_its_own_values(run, tmp_path, engine):
+    """What each engine wrote, read as whisper's JSON: every confidence filled in and in range, every
+    segment spanning its own words (an engine that dropped a value or a time would fail here)."""
+    data = json.loads(write_transcript(run(DATA / "jfk.flac", engine), tmp_path)["json"].read_text())
+    assert data["text"].strip() and data["language"] == "en" and data["engine"] == engine
+    for seg in data["segments"]:
+        assert -5 < seg["avg_logprob"] <= 0 and 0 <= seg["no_speech_prob"] <= 1
+        assert seg["words"] and seg["text"].split() == "".join(w["word"] for w in seg["words"]).split()
+        assert seg["start"] <= seg["words"][0]["start"] + 0.05 and seg["words"][-1]["end"] <= seg["end"] + 0.05
+        assert all(0 < w["probability"] <= 1 and w["start"] <= w["end"] for w in seg["words"])
 
 
 @pytest.mark.slow
@@ -191,24 +209,25 @@ def test_writers_produce_valid_srt_vtt_tsv_and_json(run, tmp_path):
 
 
 @pytest.mark.slow
-def test_second_call_hits_the_cache_and_refresh_redoes(run):
+def test_second_call_hits_the_cache_and_refresh_redoes(run, engines, cache):
     first = run(DATA / "jfk.flac", "faster-whisper")
-    again = tr.transcribe(DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper"))
+    again = _transcribe(engines, DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper"), cache)
     assert again.cached and not first.cached
     assert again.segments == first.segments
-    other_options = tr.transcribe(DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper", beam_size=2))
-    assert not other_options.cached
-    redone = tr.transcribe(DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper"), refresh=True)
+    other = _transcribe(engines, DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper", beam_size=2), cache)
+    assert not other.cached
+    refresh = Cache.at(cache.root, read=False)
+    redone = _transcribe(engines, DATA / "jfk.flac", TranscribeOptions(engine="faster-whisper"), refresh)
     assert not redone.cached and redone.text == first.text
 
 
 @pytest.mark.slow
-def test_long_media_is_done_in_windows_without_lost_or_doubled_words(run, monkeypatch, capsys):
+def test_long_media_is_done_in_windows_without_lost_or_doubled_words(run, engines, monkeypatch, capsys):
     whole = run(DATA / "lucier.mp3", "faster-whisper")
     monkeypatch.setattr(tr, "WINDOW_SECONDS", 40.0)
     monkeypatch.setattr(tr, "_OVERLAP_SECONDS", 10.0)
-    windowed = tr.transcribe(DATA / "lucier.mp3", TranscribeOptions(engine="faster-whisper"),
-                             refresh=True, progress=True)
+    windowed = _transcribe(engines, DATA / "lucier.mp3", TranscribeOptions(engine="faster-whisper"), None,
+                           progress=True)
     assert "lucier.mp3" in capsys.readouterr().err
     starts = [w.start for w in windowed.words()]
     assert starts == sorted(starts) and starts[-1] < windowed.duration

@@ -119,10 +119,12 @@ def content_type(path: str) -> str:
 
 
 class FileServer:
-    """Serve ``root`` (and bodies added with :meth:`add`) on 127.0.0.1 until closed."""
+    """Serve ``root`` (and bodies added with :meth:`add`) on ``host`` (a loopback address) until closed."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, chunk: int = _CHUNK) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, chunk: int = _CHUNK,
+                 host: str = "127.0.0.1") -> None:
         self.root = Path(root).resolve() if root is not None else None
+        self.host = host
         self.chunk = chunk
         self._memory: dict[str, tuple[bytes, str]] = {}
         self._faults: dict[str, list[_Fault]] = {}
@@ -135,7 +137,7 @@ class FileServer:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FileServer:
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd = ThreadingHTTPServer((self.host, 0), handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False       # never wait for a stalled handler on close
         self._httpd = httpd

@@ -1,0 +1,27 @@
+"""How times, sizes and URLs are shown to people (in messages, reports and contact sheets)."""
+
+from __future__ import annotations
+
+
+def clock(seconds: float, decimals: int = 0) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour), with ``decimals`` digits of the second: how people read times."""
+    scale = 10 ** decimals
+    total = round(seconds * scale)
+    hours, rest = divmod(total, 3600 * scale)
+    minutes, secs = divmod(rest, 60 * scale)
+    width = 2 + (decimals + 1 if decimals else 0)
+    sec = f"{secs / scale:0{width}.{decimals}f}"
+    return f"{hours}:{minutes:02d}:{sec}" if hours else f"{minutes}:{sec}"
+
+
+def short_url(url: str, limit: int = 120) -> str:
+    """``url`` on one printable line of at most ``limit`` characters."""
+    url = "".join(ch if ch.isprintable() else "?" for ch in url)
+    return url if len(url) <= limit else url[: limit - 3] + "..."
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
+
+
+__all__ = ["clock", "short_url", "megabytes"]
