@@ -36,9 +36,10 @@ _EXPORTS = {
                      "SecurityOptions", "CacheOptions"], "options"),
     # stages
     "load_document": "article", "read_article": "article", "load_article": "article",
-    "find_links": "links", "download": "download", "download_all": "download",
-    "extract_keyframes": "keyframes", "transcribe": "transcribe", "write_transcript": "transcribe",
-    "load_transcript": "transcribe", "align": "align", "write_alignment": "align", "load_alignment": "align",
+    "find_links": "links", "download": "downloads", "download_all": "downloads",
+    "extract_keyframes": "keyframes", "transcribe": "transcription", "translate": "transcription",
+    "write_transcript": "transcription", "load_transcript": "transcription",
+    "align": "alignment", "write_alignment": "alignment", "load_alignment": "alignment",
     "write_report": "report", "Engines": "engines", "Cache": "_layout",
     # wiring
     "Pipeline": "pipeline", "process": "pipeline", "run_batch": "batch", "BatchOptions": "batch",

@@ -108,6 +108,7 @@ def adopt(temp: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Turn a finished temporary directory into ``dest`` (a rename; ``dest`` must not exist)."""
     temp, dest = Path(temp), Path(dest)
     (temp / _TEMP_MARK).unlink()
+    os.chmod(temp, 0o777 & ~_umask())          # mkdtemp made it 0o700; an output folder is as mkdir would make it
     os.rename(temp, dest)
     disown(temp)
     return dest
@@ -117,6 +118,8 @@ def retire(directory: str | os.PathLike[str], prefix: str) -> Path:
     """Rename a directory mediaproc wrote (the caller has checked that) into a temporary one beside it,
     ready for :func:`remove_temp_dir`; the name it had is free at once."""
     directory = Path(directory)
+    if directory.is_symlink():
+        raise UnsafePathError(f"refusing to replace {directory}: it is a symbolic link")
     target = Path(tempfile.mkdtemp(prefix=f".mediaproc-{prefix}-", dir=directory.parent))
     os.rmdir(target)
     os.rename(directory, target)
@@ -135,11 +138,15 @@ def remove_leftovers(parent: str | os.PathLike[str], prefix: str = "") -> None:
 # --- writing -------------------------------------------------------------------------------------------------
 
 @cache
-def _file_mode() -> int:
-    """0o666 less the umask: what ``open()`` would give (``mkstemp`` makes 0o600 files)."""
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _file_mode() -> int:
+    """0o666 less the umask: what ``open()`` would give (``mkstemp`` makes 0o600 files)."""
+    return 0o666 & ~_umask()
 
 
 def describe_os_error(exc: OSError, what: str) -> str:

@@ -43,7 +43,6 @@ REPORT = "report.html"
 COMPLETE = ".complete"        # written last and atomically: its presence means the outputs are whole
 SUMMARY = "batch-summary.json"
 LOCK = ".mediaproc.lock"
-STAGE_OUTPUT = {"keyframes": "keyframes.json", "transcribe": "transcript.json", "align": "alignment.json"}
 _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file marks mediaproc's cache (https://bford.info/cachedir/).\n")
 
@@ -58,8 +57,9 @@ def slugify(text: str, max_len: int = 40) -> str:
 
 
 def stable_id(readable: str, key: str, max_len: int = 40) -> str:
-    """``<slug>-<8 hex>``: readable, and the same for the same key on every run and machine."""
-    return f"{slugify(readable, max_len)}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:8]}"
+    """``<slug>-<16 hex>``: readable, the same for the same key on every run and machine, and 64 bits, so
+    a page cannot be crafted to take another's id (32 bits take an afternoon to collide)."""
+    return f"{slugify(readable, max_len)}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}"
 
 
 def key_hash(*parts: Any, length: int = 64) -> str:
@@ -122,12 +122,13 @@ class Cache:
         """
         path = Path(root).expanduser().resolve() if root else default_cache_root().resolve()
         tag = path / "CACHEDIR.TAG"
-        if path.is_dir() and not tag.is_file() and any(p.name not in ("models",) for p in path.iterdir()):
+        ours = tag.is_file() and not tag.is_symlink() and "mediaproc" in tag.read_text(errors="replace")
+        if path.is_dir() and not ours and any(p.name not in ("models", "CACHEDIR.TAG") for p in path.iterdir()):
             raise OptionsError(f"--cache-dir {path} is not empty and is not a mediaproc cache; "
                                "give a new or empty directory")
         try:
             path.mkdir(parents=True, exist_ok=True)
-            if not tag.is_file():
+            if not ours:
                 _fs.atomic_write_text(tag, _CACHEDIR_TAG)
         except OSError as exc:
             raise OptionsError(_fs.describe_os_error(exc, f"cache directory {path}")) from None
@@ -142,7 +143,9 @@ class Cache:
 
     @property
     def models(self) -> Path:
-        return self.root / "models"
+        """Models belong to the installation, not to a run: they stay in the user cache whatever
+        ``--cache-dir`` says (so a cache on a shared disk does not get 200 MB of weights per machine)."""
+        return default_cache_root() / "models"
 
     @property
     def media(self) -> Path:
@@ -200,7 +203,10 @@ class ArticleDir:
         return self.path / "media" / item_id
 
     def is_ours(self) -> bool:
-        """Written by mediaproc: its manifest names this folder (so replacing it deletes nothing of the user's)."""
+        """Written by mediaproc: its manifest names this folder (so replacing it deletes nothing of the user's),
+        and it is a folder, not a link to one elsewhere."""
+        if self.path.is_symlink():
+            return False
         try:
             return _fs.read_json(self.manifest).get("article_id") == self.path.name
         except (OSError, ValueError, AttributeError):
@@ -223,6 +229,6 @@ def claim(directory: str | os.PathLike[str]) -> Path:
     return _fs.own(path)
 
 
-__all__ = ["claim", "ARTICLE_JSON", "MANIFEST", "REPORT", "COMPLETE", "SUMMARY", "LOCK", "STAGE_OUTPUT", "slugify",
+__all__ = ["claim", "ARTICLE_JSON", "MANIFEST", "REPORT", "COMPLETE", "SUMMARY", "LOCK", "slugify",
            "stable_id", "key_hash", "article_id", "media_id", "safe_ext", "safe_file_name", "Cache",
            "ArticleDir", "default_cache_root"]

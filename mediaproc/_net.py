@@ -42,7 +42,7 @@ from .schema import AddressClass, Origin
 _TEST_PUBLIC_ENV = "MEDIAPROC_TESTING_PUBLIC_ADDRESSES"
 
 _NON_PUBLIC_HELP = "pass --allow-private-hosts if you trust the page"
-_MIN_PROGRESS = 1024          # bytes that count as progress for the stall detector
+_MIN_PROGRESS = 64 * 1024     # bytes per --timeout that count as progress: a trickle of less stalls
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class Policy:
 
 def address_class(ip: str) -> AddressClass:
     """The class of an IP address: public, private, loopback, link-local or reserved."""
-    if ip in {a.strip() for a in os.environ.get(_TEST_PUBLIC_ENV, "").split(",") if a.strip()}:
-        return "public"
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if ip in _test_public() and addr in ipaddress.ip_network("127.0.0.0/8"):   # loopback only: never a weakening
+        return "public"
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     if addr.is_loopback or addr.is_unspecified or (addr.version == 4 and addr in ipaddress.ip_network("0.0.0.0/8")):
@@ -69,6 +69,10 @@ def address_class(ip: str) -> AddressClass:
     if addr.is_multicast or addr.is_reserved or not addr.is_global:
         return "reserved"
     return "public"
+
+
+def _test_public() -> set[str]:
+    return {a.strip() for a in os.environ.get(_TEST_PUBLIC_ENV, "").split(",") if a.strip()}
 
 
 def host_class(host: str, port: int | None = None) -> AddressClass:
@@ -86,6 +90,15 @@ def allowed_classes(origin: Origin, policy: Policy) -> frozenset[AddressClass] |
     if policy.allow_private_hosts or origin.kind != "network":
         return None
     return frozenset({"public", origin.address_class or "public"})
+
+
+def allowed_for_url(url: str, policy: Policy) -> frozenset[AddressClass] | None:
+    """For a URL the user named: its own host's class, and public hosts, wherever it redirects (None: a local
+    file, or --allow-private-hosts)."""
+    if local_path(url) is not None:
+        return None
+    return allowed_classes(Origin("network", address_class=host_class(urllib.parse.urlsplit(url).hostname or "")),
+                           policy)
 
 
 # --- links ---------------------------------------------------------------------------------------------------
@@ -114,7 +127,11 @@ def check_link(url: str, origin: Origin, policy: Policy) -> None:
         raise RefusedError(f"{short_url(url)}: refused: a page fetched over the network may not point at local "
                            "files; pass --allow-local-files if you trust it")
     root = origin.root
-    if root is None or not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+    try:
+        inside = root is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+    except ValueError:                        # a NUL byte: not a path at all
+        raise RefusedError(f"{short_url(url)}: refused: not a valid file path") from None
+    if not inside:
         raise RefusedError(f"{short_url(url)}: refused: a saved article may only use local media inside its own "
                            f"folder ({root}); pass --allow-local-files to allow it")
 
@@ -252,5 +269,6 @@ def guarded(allowed: frozenset[AddressClass] | None, *, stall: float | None = No
         _current.guard = previous
 
 
-__all__ = ["Policy", "Guard", "Aborted", "address_class", "host_class", "allowed_classes", "local_path", "check_link",
+__all__ = ["Policy", "Guard", "Aborted", "address_class", "host_class", "allowed_classes", "allowed_for_url",
+           "local_path", "check_link",
            "guarded"]

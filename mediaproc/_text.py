@@ -20,8 +20,14 @@ def short_url(url: str, limit: int = 120) -> str:
     return url if len(url) <= limit else url[: limit - 3] + "..."
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (escape sequences that could retitle the
+    window or write the clipboard) shown as ``\\xNN``."""
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def megabytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
-__all__ = ["clock", "short_url", "megabytes"]
+__all__ = ["clock", "short_url", "printable", "megabytes"]

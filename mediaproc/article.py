@@ -31,9 +31,12 @@ from .schema import Article, Document, Origin, Paragraph, Sentence, load
 __all__ = ["load_document", "parse_article", "read_article", "load_article", "split_sentences",
            "markdown_to_text", "MAX_ARTICLE_BYTES", "MAX_SENTENCES"]
 
-_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) mediaproc/0.1 (+article reader)"
+_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) mediaproc/0.2 (+article reader)"
+# No proxy from the environment: the network policy judges the address connected to, which must be the host's.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml"}
 _MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+_DEEP_DATE_BYTES = 2_000_000
 _MIN_WORDS = 4        # less body text than this is a menu or an error page, not an article
 MAX_ARTICLE_BYTES = 20_000_000   # a larger "article" is refused with one line (documented in the README)
 _SPLIT_CHUNK = 4000   # characters pysbd sees at once: it is quadratic in the length of what it is given
@@ -83,18 +86,18 @@ def _fetch(url: str, *, timeout: float, deadline: float, max_bytes: int, policy:
     """GET the page under the network policy, the stall detector and the deadline (a trickle is cut off)."""
     host = urllib.parse.urlsplit(url).hostname or ""
     origin = Origin("network", address_class=_net.host_class(host))
-    if media_kind(url):
-        return Document(url, url, "media", "", origin=Origin("user"))
+    if media_kind(url):      # the user named this host; what it redirects to is judged like the page's links
+        return Document(url, url, "media", "", origin=origin)
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "text/html,*/*;q=0.8"})
     length, received = None, 0
     try:
         # The user named this host; a redirect may not take the fetch to another class of address.
         with _net.guarded(_net.allowed_classes(origin, policy), stall=timeout, deadline=deadline) as guard, \
-                urllib.request.urlopen(request, timeout=timeout) as response:
+                _OPENER.open(request, timeout=timeout) as response:
             final = response.geturl()
             ctype = response.headers.get("Content-Type", "")
             if is_media_content_type(ctype):
-                return Document(url, final, "media", "", origin=Origin("user"))
+                return Document(url, final, "media", "", origin=origin)
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise ArticleError(f"{url}: {int(length) / 1e6:.1f} MB is larger than the "
@@ -120,10 +123,10 @@ def _fetch(url: str, *, timeout: float, deadline: float, max_bytes: int, policy:
         reason = getattr(exc, "reason", exc)
         if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
             raise ArticleError(f"{url}: no complete answer within {timeout:g} s (timed out)") from None
-        raise ArticleError(f"{url}: cannot fetch ({reason})") from None
+        raise ArticleError(f"{url}: cannot fetch ({' '.join(str(reason).split())})") from None
     data = b"".join(chunks)
     if data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp":
-        return Document(url, final, "media", "", origin=Origin("user"))
+        return Document(url, final, "media", "", origin=origin)
     html = "html" in ctype.lower() or "xml" in ctype.lower() or (not ctype and _looks_like_html(data))
     kind = "html" if html or _looks_like_html(data) else \
         "markdown" if "markdown" in ctype.lower() or media_kind(final) is None and final.lower().endswith(".md") \
@@ -234,8 +237,12 @@ def _html_blocks(doc: Document) -> tuple[str, dict[str, str], list[tuple[str, No
     from lxml import html as lxml_html
 
     try:
+        # htmldate's exhaustive search of the text for dates runs regexes over the whole page while holding
+        # the GIL (6 s on 10 MB); beyond _DEEP_DATE_BYTES the date comes from the markup only.
         result = trafilatura.bare_extraction(doc.text, url=doc.url, with_metadata=True, include_comments=False,
-                                             include_tables=False, favor_precision=False)
+                                             include_tables=False, favor_precision=False, date_extraction_params={
+                                                 "original_date": True,
+                                                 "extensive_search": len(doc.text) <= _DEEP_DATE_BYTES})
     except Exception as exc:  # trafilatura raises assorted lxml/parser errors on broken markup
         raise ArticleError(f"{doc.source}: cannot parse the HTML ({type(exc).__name__})") from None
     if result is None or not (result.text or "").strip():
@@ -263,11 +270,12 @@ def _html_blocks(doc: Document) -> tuple[str, dict[str, str], list[tuple[str, No
 # Markdown reduced to text: images and links to their text, autolinks to their URL, emphasis and
 # code markers dropped. The inputs are articles saved as text, so this beats a full Markdown
 # parser, which would turn "1." lines into lists and indented lines into code.
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
-_MD_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
-_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_MD_CODE = re.compile(r"`([^`]*)`")
+# Every repetition is bounded (and none crosses a line), so a page of unclosed "[" or "*" costs linear time.
+_MD_IMAGE = re.compile(r"!\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)")
+_MD_LINK = re.compile(r"\[([^\]\n]{0,500})\]\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}(?:\s+\"[^\"\n]{0,300}\")?\)")
+_MD_AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]{1,2000})>")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)([^\n]{1,300}?)(?<=\S)\1(?![\w*])")
+_MD_CODE = re.compile(r"`([^`\n]{0,500})`")
 _MD_LINE_PREFIX = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-+*]\s+(?=\S)|\d{1,3}[.)]\s+(?=\S))")
 _BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 

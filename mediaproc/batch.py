@@ -28,7 +28,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from . import _fs
-from ._layout import COMPLETE, LOCK, MANIFEST, REPORT, STAGE_OUTPUT, SUMMARY, article_id
+from ._layout import COMPLETE, LOCK, MANIFEST, REPORT, SUMMARY, article_id
 from .errors import LockedError
 from .options import RunOptions
 from .pipeline import Cancelled, Pipeline, Prepared
@@ -58,11 +58,21 @@ class Executor(Protocol):
     def in_flight(self) -> list[str]: ...
 
 
-def discover(root: str | Path, patterns: Iterable[str] = ARTICLE_PATTERNS) -> list[str]:
-    """Article files under ``root``, recursively, in a stable order; hidden paths skipped."""
+def discover(root: str | Path, patterns: Iterable[str] = ARTICLE_PATTERNS, *, skip: Path | None = None) -> list[str]:
+    """Article files under ``root``, recursively, in a stable order. Hidden paths, links that lead out of
+    ``root`` (an archive's planted link to a private file) and the output folder ``skip`` are left out."""
     root = Path(root)
-    found = {p for pat in patterns for p in root.rglob(pat)
-             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+    real_root = root.resolve()
+    skipped = skip.resolve() if skip is not None else None
+    found = set()
+    for pat in patterns:
+        for p in root.rglob(pat):
+            if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
+                continue
+            real = p.resolve()
+            if not real.is_relative_to(real_root) or (skipped is not None and real.is_relative_to(skipped)):
+                continue
+            found.add(p)
     return [str(p) for p in sorted(found)]
 
 
@@ -72,27 +82,25 @@ def read_url_list(path: str | Path) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def is_complete(out_dir: Path) -> bool:
-    """True when the marker exists, the run was clean and the outputs it lists are all there and unchanged."""
+def is_complete(out_dir: Path, source: str | None = None) -> bool:
+    """True when the run was clean, it was of ``source`` (when given), and every file it wrote is there with the
+    size and modification time it had: a truncated, edited or substituted output is redone, not trusted."""
     marker, manifest = out_dir / COMPLETE, out_dir / MANIFEST
-    if not (marker.exists() and manifest.exists() and (out_dir / REPORT).exists()):
+    if out_dir.is_symlink() or not (marker.is_file() and manifest.is_file() and (out_dir / REPORT).is_file()):
         return False
     try:
-        data = _fs.read_json(manifest)
-    except (OSError, ValueError):
+        done, data = _fs.read_json(marker), _fs.read_json(manifest)
+        files = done["files"]
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    if data.get("status") != "ok":
+    if data.get("status") != "ok" or done.get("status") != "ok" or (source is not None and done.get("source") != source):
         return False
-    for item in data.get("items", []):
-        media = out_dir / "media" / item["id"]
-        done = {name for name, rec in item.get("stages", {}).items()
-                if rec.get("status") in ("ok", "cached", "partial")}
-        needed = [media / STAGE_OUTPUT[name] for name in done if name in STAGE_OUTPUT]
-        if item.get("path"):
-            path = out_dir / item["path"]
-            if not path.is_file() or path.stat().st_size != item.get("size"):   # truncated or deleted media
-                return False
-        if not all(p.exists() for p in needed):
+    for rel, (size, mtime) in files.items():
+        try:
+            st = (out_dir / rel).lstat()
+        except OSError:
+            return False
+        if st.st_size != size or st.st_mtime_ns != mtime:
             return False
     return True
 
@@ -107,7 +115,10 @@ class OutputLock:
         self._lock = None
 
     def __enter__(self) -> OutputLock:
-        self._lock = _fs.try_lock(self.path)
+        try:
+            self._lock = _fs.try_lock(self.path)
+        except OSError as exc:           # e.g. a link planted where the lock file goes
+            raise LockedError(_fs.describe_os_error(exc, f"cannot lock {self.path}")) from None
         if self._lock is None:
             try:
                 holder = self.owner.read_text(encoding="utf-8").strip() or "another process"
@@ -165,7 +176,7 @@ def pending(sources: list[str], out: Path, force: bool, summary: BatchSummary) -
         if aid in seen:
             continue
         seen.add(aid)
-        if not force and is_complete(out / aid):
+        if not force and is_complete(out / aid, src):
             summary.resumed += 1
             summary.articles_detail.append({"id": aid, "source": src, "status": "ok (resumed)"})
         else:
@@ -258,9 +269,10 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
     executor = executor or LocalExecutor(batch.jobs)
     out = Path(options.out)
     summary = BatchSummary()
+    dumps(summary)     # build the serialiser now: after Ctrl-C it must not compete with a busy parser thread
     t0 = time.monotonic()
     stop = threading.Event()
-    with OutputLock(out), _interruptible(stop):
+    with OutputLock(out), interruptible(stop):
         todo = pending(sources, out, batch.force, summary)
         bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr, dynamic_ncols=True)
         emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
@@ -285,7 +297,7 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
     return finalize(summary, t0, out, batch)
 
 
-class _interruptible:
+class interruptible:
     """Ctrl-C handling for the batch: the first sets ``stop``, which every stage and wait checks within a
     fraction of a second (raising KeyboardInterrupt at a random point can abort a C extension mid-call);
     the second exits at once (status 130)."""
@@ -299,8 +311,11 @@ class _interruptible:
             os.write(2, b"\ninterrupted again: exiting now\n")
             os._exit(130)
         self.stop.set()
+        # A thread still busy in a parser would otherwise hand the GIL back only every 5 ms, and the few
+        # hundred system calls of stopping (locks, summary, staging) would take seconds.
+        sys.setswitchinterval(1e-4)
 
-    def __enter__(self) -> _interruptible:
+    def __enter__(self) -> interruptible:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
         return self
@@ -343,5 +358,5 @@ def summary_json(summary: BatchSummary) -> str:
     return dumps(summary)
 
 
-__all__ = ["BatchOptions", "Executor", "LocalExecutor", "OutputLock", "run_batch", "discover", "read_url_list",
+__all__ = ["BatchOptions", "Executor", "LocalExecutor", "OutputLock", "interruptible", "run_batch", "discover", "read_url_list",
            "is_complete", "pending", "format_summary", "summary_json", "ARTICLE_PATTERNS"]

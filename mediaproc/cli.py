@@ -25,6 +25,7 @@ import click
 from .errors import MediaprocError, OptionsError
 from .options import (AlignOptions, CacheOptions, DownloadOptions, KeyframeOptions, RunOptions, SecurityOptions,
                       TranscribeOptions, choices, describe_range, opt_fields)
+from ._text import printable
 from .schema import dump
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -205,8 +206,14 @@ def _report_batch(summary: Any, as_json: bool, quiet: bool, out: Path) -> None:
         click.echo(summary_json(summary), nl=False)
     elif not quiet:
         for a in summary.articles_detail:
-            click.echo(f"{a['status']:<14} {out / a['id'] / 'report.html'}  ({a['source']})")
-    click.echo(format_summary(summary), err=as_json or quiet)
+            click.echo(printable(f"{a['status']:<14} {out / a['id'] / 'report.html'}  ({a['source']})"))
+    click.echo(printable(format_summary(summary)), err=as_json or quiet)
+
+
+def _emit(message: str) -> None:
+    """One event line on stderr, above any progress bar, with nothing a page wrote able to drive the terminal."""
+    from tqdm import tqdm
+    tqdm.write(printable(message), file=sys.stderr)
 
 
 def _finish_batch(ctx: click.Context, summary: Any) -> None:
@@ -234,7 +241,7 @@ def run(ctx: click.Context, sources: tuple[str, ...], as_json: bool, **kw: Any) 
     _setup_logging(ctx)
     options = _run_options(kw, progress=not _quiet(ctx))
     check_options(options)
-    summary = run_batch(list(sources), options, BatchOptions(jobs=2, force=True, write_summary=False))
+    summary = run_batch(list(sources), options, BatchOptions(jobs=2, force=True, write_summary=False), on_event=_emit)
     _report_batch(summary, as_json, _quiet(ctx), options.out)
     _finish_batch(ctx, summary)
 
@@ -273,7 +280,7 @@ def batch(ctx: click.Context, directory: Path | None, urls: Path | None, pattern
         raise click.UsageError("give a DIRECTORY, --urls FILE, or both")
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
-    sources = discover(directory, patterns or ARTICLE_PATTERNS) if directory else []
+    sources = discover(directory, patterns or ARTICLE_PATTERNS, skip=kw["out"]) if directory else []
     sources += read_url_list(urls) if urls else []
     bar = sys.stderr.isatty() and not _quiet(ctx)
     options = _run_options(kw, progress=False)       # one batch bar; no per-file bars under it
@@ -284,7 +291,7 @@ def batch(ctx: click.Context, directory: Path | None, urls: Path | None, pattern
     else:
         runner = LocalExecutor(jobs)
     summary = run_batch(sources, options, BatchOptions(jobs=jobs, force=force, fail_fast=fail_fast, progress=bar),
-                        executor=runner)
+                        executor=runner, on_event=_emit)
     _report_batch(summary, as_json, _quiet(ctx), options.out)
     _finish_batch(ctx, summary)
 
@@ -315,32 +322,50 @@ def _each_media(ctx: click.Context, media: tuple[str, ...], kw: dict[str, Any],
     ``work(result, cache, media_dir)`` returns (JSON record, line, whether it is not ok). A failure is one
     line on stderr and the next MEDIA is still done.
     """
-    from . import _fs
-    from ._layout import Cache, media_id
-    from .download import download_all
+    import threading
+
+    from . import _fs, _net
+    from ._layout import Cache, claim, media_id
+    from .batch import interruptible
+    from .downloads import download
+    from .pipeline import Cancelled, stoppable
     _setup_logging(ctx)
     options = _build(DownloadOptions, kw, "download")
-    _build(SecurityOptions, kw, "security")                        # the user named these files and hosts
+    security = _build(SecurityOptions, kw, "security")
+    policy = _net.Policy(security.allow_local_files, security.allow_private_hosts)
     cache = Cache.from_options(_build(CacheOptions, kw, "cache"))
-    results, failed = [], False
-    for src, res in zip(media, download_all(list(media), options, cache=cache)):
-        try:
-            if isinstance(res, MediaprocError):
-                raise res
-            record, line, bad = work(res, cache, out / media_id(src))
-        except MediaprocError as exc:
-            failed = True
-            click.echo(f"FAILED {src}: {exc}", err=True)
-            continue
-        finally:
-            if not isinstance(res, MediaprocError) and res.cleanup is not None:
-                _fs.remove_temp_dir(res.cleanup)
-        failed |= bad
-        results.append({**record, "media": src})
-        if not as_json:
-            click.echo(line)
+    results, failed, stop = [], False, threading.Event()
+    with interruptible(stop):
+        for src in media:
+            if stop.is_set():
+                failed = True
+                click.echo(printable(f"INTERRUPTED {src}"), err=True)
+                continue
+            res = None
+            try:
+                res = download(src, options, cache=cache, allowed=_net.allowed_for_url(src, policy), stop=stop)
+                fetched = res
+                record, line, bad = stoppable(lambda: work(fetched, cache, claim(out / media_id(src))), stop)
+            except Cancelled:
+                failed = True
+                click.echo(printable(f"INTERRUPTED {src}"), err=True)
+                continue
+            except MediaprocError as exc:
+                failed = True
+                click.echo(printable(f"FAILED {src}: {exc}"), err=True)
+                continue
+            finally:
+                if res is not None and res.cleanup is not None:
+                    _fs.remove_temp_dir(res.cleanup)
+            failed |= bad
+            results.append({**record, "media": src})
+            if not as_json:
+                click.echo(printable(line))
     if as_json:
         _echo_json(results)
+    if stop.is_set():                 # work left running in a thread must not keep the process alive
+        sys.stdout.flush()
+        os._exit(EXIT_FAILED)
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -371,7 +396,7 @@ def keyframes(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bo
 def transcribe(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: bool, **kw: Any) -> None:
     """Transcribe each MEDIA (file or URL) into OUT/<media-id>/transcript.{txt,srt,vtt,tsv,json}."""
     from .engines import Engines
-    from .transcribe import check_options, transcribe as run_transcribe, write_transcript
+    from .transcription import check_options, transcribe as run_transcribe, write_transcript
     options = _build(TranscribeOptions, kw, "transcribe")
     check_options(options)
     engines: Engines | None = None
@@ -399,12 +424,14 @@ def transcribe(ctx: click.Context, media: tuple[str, ...], out: Path, as_json: b
 def align(ctx: click.Context, article: str, transcript_json: Path, out: Path, as_json: bool, **kw: Any) -> None:
     """Align TRANSCRIPT_JSON (a transcript.json from `mediaproc transcribe`) with ARTICLE (an
     article file, URL or article.json); write OUT/alignment.json and transcript.corrected.{srt,vtt}."""
-    from .align import align as run_align, write_alignment, write_corrected_subtitles
+    from .alignment import align as run_align, write_alignment, write_corrected_subtitles
     from .article import load_article
-    from .transcribe import load_transcript
+    from .transcription import load_transcript
     _setup_logging(ctx)
+    from ._layout import claim
     options = _build(AlignOptions, kw, "align")
     art, tr = load_article(article), load_transcript(transcript_json)
+    out = claim(out)
     result = run_align(art, tr, options=options)
     write_alignment(result, out / "alignment.json")
     write_corrected_subtitles(result, tr, out)
@@ -418,7 +445,7 @@ def align(ctx: click.Context, article: str, transcript_json: Path, out: Path, as
 
 
 @cli.command(epilog=_EXIT_HELP)
-@click.option("--prepare", is_flag=True, help="Convert the bundled tiny.en weights now (setup does this).")
+@click.option("--prepare", is_flag=True, help="Assemble and convert the bundled models now (setup does this).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=_help(CacheOptions, "cache_dir"))
 @json_option
 @_verbosity
@@ -426,20 +453,20 @@ def align(ctx: click.Context, article: str, transcript_json: Path, out: Path, as
 def models(ctx: click.Context, prepare: bool, cache_dir: Path | None, as_json: bool) -> None:
     """List the Whisper models available offline and where they are."""
     from ._layout import Cache
-    from .models import list_models, prepare_default_model
+    from .models import list_models, prepare_bundled_models
     _setup_logging(ctx)
     models_dir = Cache.at(cache_dir).models
     if prepare:
-        path = prepare_default_model(models_dir)
+        paths = prepare_bundled_models(models_dir)
         if not _quiet(ctx):
-            click.echo(f"bundled model ready: {path}")
+            click.echo("bundled models ready: " + ", ".join(map(str, paths)))
         return
     found = list_models(models_dir)
     if as_json:
         _echo_json(found)
         return
     for m in found:
-        where = m.get("checkpoint") or m.get("ct2_dir") or m["source"]
+        where = m.get("ct2_dir") or m.get("checkpoint") or m["source"]
         state = ("default, " if m.get("default") else "") + ("available" if m["available"] else "not available offline")
         click.echo(f"{m['name']:<15} {state:<30} {','.join(m['engines']):<30} {where}")
 

@@ -1,7 +1,7 @@
 """Speech-recognition engines behind one small interface, as whisper's ``transcribe(model, audio)`` takes its model.
 
 An :class:`Engine` turns 16 kHz mono samples into segments with word times relative to
-those samples. :func:`mediaproc.transcribe.transcribe` does everything around it (decoding
+those samples. :func:`mediaproc.transcription.transcribe` does everything around it (decoding
 windows, caching, timelines), so a test can hand it a fake engine and the pipeline runs the
 same code with or without real inference. :class:`Engines` loads each real engine once per
 process and hands the same loaded model to every caller.
@@ -13,25 +13,28 @@ import base64
 import gzip
 import pickle
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import ModelError
-from .models import ResolvedModel, _whisper_cache, checkpoint_path, resolve_model
-from .options import TranscribeOptions
+from .models import ENGLISH_MODEL, MULTILINGUAL_MODEL, ResolvedModel, _whisper_cache, checkpoint_path, resolve_model
+from .options import AUTO_MODEL, TranscribeOptions
 from .schema import Segment, Word
 
 
 class Engine(Protocol):
     """What transcription needs from a recogniser."""
 
-    name: str                  # "openai-whisper", "faster-whisper", or a test's own
-    model: ResolvedModel
+    name: str                  # "faster-whisper", "openai-whisper", or a test's own
+    model: ResolvedModel       # .name and .key (cache keys); .multilingual
 
     def transcribe(self, audio: Any, options: TranscribeOptions, *, language: str | None,
                    prompt: str | None) -> tuple[str, list[Segment]]:
         """(language, segments) of ``audio`` (float32 samples); times relative to its first sample."""
+
+    def detect_language(self, audio: Any) -> tuple[str, float]:
+        """(language code, probability) of the speech in ``audio`` (multilingual models only)."""
 
 
 def _device(device: str) -> str:
@@ -43,10 +46,10 @@ def _device(device: str) -> str:
 
 
 def _segment(i: int, start: float, end: float, text: str, words: list[Word],
-             avg_logprob: float | None, no_speech_prob: float | None) -> Segment:
+             avg_logprob: float | None, no_speech_prob: float | None, model: str) -> Segment:
     return Segment(i, float(start), float(end), text, words,
                    None if avg_logprob is None else float(avg_logprob),
-                   None if no_speech_prob is None else float(no_speech_prob))
+                   None if no_speech_prob is None else float(no_speech_prob), model=model)
 
 
 @dataclass
@@ -72,16 +75,26 @@ class OpenAIWhisper:
             if self.threads:
                 torch.set_num_threads(self.threads)
             result = self.whisper_model.transcribe(
-                audio, verbose=None, language=language, task=options.task, beam_size=options.beam_size,
+                audio, verbose=None, language=language, task=options.task,
+                beam_size=options.beam_size if options.beam_size > 1 else None,
                 best_of=options.best_of, temperature=options.temperatures(), initial_prompt=prompt,
                 condition_on_previous_text=options.condition_on_previous_text,
                 word_timestamps=options.word_timestamps, fp16=self.whisper_model.device.type != "cpu")
         segments = [_segment(s["id"], s["start"], s["end"], s["text"],
                              [Word(w["word"], float(w["start"]), float(w["end"]), float(w["probability"]))
                               for w in s.get("words", [])],
-                             s.get("avg_logprob"), s.get("no_speech_prob"))
+                             s.get("avg_logprob"), s.get("no_speech_prob"), self.model.name)
                     for s in result["segments"]]
         return result["language"], segments
+
+    def detect_language(self, audio: Any) -> tuple[str, float]:
+        import whisper
+
+        with self._lock:
+            mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self.whisper_model.dims.n_mels)
+            _, probs = self.whisper_model.detect_language(mel.to(self.whisper_model.device))
+        language = max(probs, key=probs.get)
+        return language, float(probs[language])
 
 
 @dataclass
@@ -119,18 +132,50 @@ class FasterWhisper:
     def transcribe(self, audio: Any, options: TranscribeOptions, *, language: str | None,
                    prompt: str | None) -> tuple[str, list[Segment]]:
         found, info = self.whisper_model.transcribe(
-            audio, language=language, task=options.task, beam_size=options.beam_size or 1,
+            audio, language=language, task=options.task, beam_size=options.beam_size,
             best_of=options.best_of, temperature=list(options.temperatures()), initial_prompt=prompt,
             condition_on_previous_text=options.condition_on_previous_text,
             word_timestamps=options.word_timestamps, vad_filter=False)
         segments = [_segment(s.id, s.start, s.end, s.text,
                              [Word(w.word, float(w.start), float(w.end), float(w.probability)) for w in s.words or []],
-                             s.avg_logprob, s.no_speech_prob)
+                             s.avg_logprob, s.no_speech_prob, self.model.name)
                     for s in found]  # a generator: decoding happens here
         return info.language, segments
 
+    def detect_language(self, audio: Any) -> tuple[str, float]:
+        language, probability, _ = self.whisper_model.detect_language(audio)
+        return language, float(probability)
+
 
 _KINDS: dict[str, type] = {"openai-whisper": OpenAIWhisper, "faster-whisper": FasterWhisper}
+
+
+@dataclass(frozen=True)
+class _AutoModel:
+    """The model of an :class:`Auto` engine, for names and cache keys."""
+
+    name: str
+    key: str
+    multilingual: bool = True
+
+
+class Auto:
+    """``--model auto``: English speech to the fast English model, every other language (translation and
+    language detection too) to the multilingual one."""
+
+    def __init__(self, english: Engine, multilingual: Engine) -> None:
+        self.english, self.multilingual = english, multilingual
+        self.name = multilingual.name
+        self.model = _AutoModel(f"auto ({english.model.name} + {multilingual.model.name})",
+                                f"auto:{english.model.key}+{multilingual.model.key}")
+
+    def transcribe(self, audio: Any, options: TranscribeOptions, *, language: str | None,
+                   prompt: str | None) -> tuple[str, list[Segment]]:
+        engine = self.english if language == "en" and options.task == "transcribe" else self.multilingual
+        return engine.transcribe(audio, options, language=language, prompt=prompt)
+
+    def detect_language(self, audio: Any) -> tuple[str, float]:
+        return self.multilingual.detect_language(audio)
 
 
 class Engines:
@@ -138,17 +183,20 @@ class Engines:
 
     def __init__(self, models_dir: Path | None = None) -> None:
         self.models_dir = models_dir
-        self.whisper_model: dict[tuple[Any, ...], Engine] = {}
+        self._loaded: dict[tuple[Any, ...], Engine] = {}
         self._lock = threading.Lock()
 
     def get(self, options: TranscribeOptions) -> Engine:
         """The engine ``options`` ask for (resolving and, for openai-whisper, converting the model)."""
+        if options.model == AUTO_MODEL:
+            return Auto(self.get(replace(options, model=ENGLISH_MODEL)),
+                        self.get(replace(options, model=MULTILINGUAL_MODEL)))
         model = resolve_model(options.model, self.models_dir)
         key = (options.engine, model.key, options.device, options.threads)
         with self._lock:
-            if key not in self.whisper_model:
-                self.whisper_model[key] = _KINDS[options.engine](model, options.device, options.threads)
-            return self.whisper_model[key]
+            if key not in self._loaded:
+                self._loaded[key] = _KINDS[options.engine](model, options.device, options.threads)
+            return self._loaded[key]
 
 
 # --- openai-whisper checkpoints ---------------------------------------------------------------------------------
@@ -188,4 +236,4 @@ def _load_whisper(model: ResolvedModel, device: str) -> Any:
     return loaded
 
 
-__all__ = ["Engine", "Engines", "OpenAIWhisper", "FasterWhisper"]
+__all__ = ["Engine", "Engines", "OpenAIWhisper", "FasterWhisper", "Auto"]

@@ -87,10 +87,18 @@ def extract_keyframes(media: str | Path, out_dir: str | Path, options: KeyframeO
     return result
 
 
+_OWN_NAME = re.compile(r"keyframes/\d{4}_\d+\.\d{3}\.jpg|contact_sheet\.jpg")
+
+
 def _files(result: KeyframeResult) -> list[tuple[Path, str | None]]:
-    """The files of a result with their sha256: frames, then the contact sheet."""
+    """The files of a result with their sha256: frames, then the contact sheet. Only names of mediaproc's own
+    layout: a cache entry edited to name ``../../somewhere`` is damaged, not followed."""
     files = [(f.path, f.sha256) for f in result.frames]
-    return files + ([(result.contact_sheet, result.contact_sheet_sha256)] if result.contact_sheet else [])
+    files += [(result.contact_sheet, result.contact_sheet_sha256)] if result.contact_sheet else []
+    for rel, _ in files:
+        if not _OWN_NAME.fullmatch(rel.as_posix()):
+            raise _fs.CopyMismatch(f"{rel} is not a keyframe file name")
+    return files
 
 
 def _reuse(entry: Path, out_dir: Path) -> KeyframeResult | None:
@@ -103,8 +111,8 @@ def _reuse(entry: Path, out_dir: Path) -> KeyframeResult | None:
     staging = _fs.temp_dir("keyframes", out_dir)
     try:
         for rel, digest in _files(result):
-            if digest is None:
-                raise _fs.CopyMismatch(f"{rel} has no recorded sha256")
+            if digest is None or (entry / rel).is_symlink():
+                raise _fs.CopyMismatch(f"{rel} has no recorded sha256, or is a link")
             _fs.copy_verified(entry / rel, staging / rel, digest)
         _swap_in(staging, out_dir, result)
     except (_fs.CopyMismatch, OSError) as exc:

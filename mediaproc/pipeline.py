@@ -26,9 +26,9 @@ from typing import TypeVar
 
 from . import __version__, _ffmpeg, _fs, _net
 from ._layout import ArticleDir, Cache, article_id, media_id
-from .align import align, write_alignment, write_corrected_subtitles
+from .alignment import align_media, article_language, write_alignment, write_corrected_subtitles
 from .article import load_document, parse_article
-from .download import download_all
+from .downloads import download_all
 from .engines import Engine, Engines
 from .errors import ArticleError, MediaprocError, NoAudio, UnsafePathError
 from .keyframes import extract_keyframes
@@ -37,7 +37,7 @@ from .options import RunOptions
 from .report import write_report
 from .schema import (Alignment, Article, Document, DownloadResult, KeyframeResult, Manifest, MediaItem, MediaLink,
                      StageRecord, Transcript)
-from .transcribe import transcribe, write_transcript
+from .transcription import needs_translation, transcribe, translate, write_transcript
 
 log = logging.getLogger("mediaproc")
 
@@ -59,6 +59,8 @@ class Prepared:
     article: Article | None = None
     downloads: dict[str, DownloadResult] = field(default_factory=dict)
     keyframes: dict[str, KeyframeResult] = field(default_factory=dict)
+    transcripts: dict[str, Transcript] = field(default_factory=dict)
+    translations: dict[str, Transcript] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -121,7 +123,7 @@ class Pipeline:
         aid, source = manifest.article_id, manifest.source
         try:
             out.mkdir(parents=True, exist_ok=True)
-            if prep.final.path.exists() and not prep.final.is_ours():
+            if prep.final.path.is_symlink() or (prep.final.path.exists() and not prep.final.is_ours()):
                 raise UnsafePathError(f"{prep.final.path} exists and was not written by mediaproc; "
                                       "refusing to replace it (move it away or use another -o)")
             _fs.remove_leftovers(out, f"article-{aid}-")      # what a killed run left behind
@@ -137,7 +139,12 @@ class Pipeline:
             manifest.status, manifest.error = "failed", _one_line(exc, "article").removeprefix(f"{source}: ")
             self.emit(f"FAILED {source}: {manifest.error}")
             return
-        manifest.items = [_item(ln) for ln in links]
+        except Exception as exc:        # a bug, or a parser beaten by a hostile page: this article only
+            log.debug("unexpected failure reading %s", source, exc_info=exc)
+            manifest.status, manifest.error = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
+            self.emit(f"FAILED {source}: {manifest.error}")
+            return
+        manifest.items = _items(links)
         if not links:
             if prep.article is None:
                 manifest.status = "failed"
@@ -163,7 +170,6 @@ class Pipeline:
             if prep.staging is None:
                 return manifest
             alignments: dict[str, Alignment] = {}
-            transcripts: dict[str, Transcript] = {}
             for item in manifest.items:
                 if item.id not in prep.downloads or item.status == "failed":
                     continue
@@ -171,22 +177,25 @@ class Pipeline:
                 transcript = self._transcribe(prep, item)
                 if transcript is None:
                     continue
-                transcripts[item.id] = transcript
+                prep.transcripts[item.id] = transcript
+                translation = self._translate(prep, item, transcript)
                 if prep.article is not None:
                     with _stage(item, "align", self.emit):
                         media_dir = prep.staging.media(item.id)
-                        alignment = align(prep.article, transcript, options=self.options.align)
+                        alignment = align_media(prep.article, transcript, translation, options=self.options.align)
                         write_alignment(alignment, media_dir / "alignment.json")
-                        write_corrected_subtitles(alignment, transcript, media_dir)
+                        write_corrected_subtitles(alignment, translation if alignment.transcript != "transcript.json"
+                                                  else transcript, media_dir)
                         alignments[item.id] = alignment
             _settle(manifest)
             manifest.finished = _now()
             manifest.seconds = round(time.monotonic() - prep.started, 3)
             try:
                 write_report(prep.staging.path, prep.article, manifest, alignments, prep.keyframes,
-                             embed_images=self.options.embed_images)
+                             prep.transcripts, prep.translations, embed_images=self.options.embed_images)
                 _fs.write_json(prep.staging.manifest, manifest)
-                _fs.write_json(prep.staging.complete, {"status": manifest.status, "finished": manifest.finished})
+                _fs.write_json(prep.staging.complete, {"status": manifest.status, "finished": manifest.finished,
+                                                       "source": manifest.source, "files": _listing(prep.staging.path)})
                 if manifest.status != "failed" or not prep.final.path.exists():
                     self._publish(prep)         # a failed re-run never replaces earlier outputs
             except OSError as exc:
@@ -287,6 +296,27 @@ class Pipeline:
             return transcript
         return None
 
+    def _translate(self, prep: Prepared, item: MediaItem, transcript: Transcript) -> Transcript | None:
+        """The English translation, written as ``transcript.en.*``, when an English article's video speaks
+        another language (and the model can translate)."""
+        assert prep.staging is not None
+        if prep.article is None or article_language(prep.article) != "en" or not needs_translation(transcript):
+            return None
+        fetched = prep.downloads[item.id]
+        with _stage(item, "translate", self.emit) as rec:
+            engine = self._stoppable(self.engine)
+            if not engine.model.multilingual:
+                rec.status, rec.error = "skipped", f"{engine.model.name} is English-only: no translation"
+                return None
+            translation = self._stoppable(lambda: translate(
+                engine, fetched.path, transcript, self.options.transcribe, cache=self.cache, info=fetched.info,
+                sha256=fetched.sha256))
+            rec.status = "cached" if translation.cached else "ok"
+            write_transcript(translation, prep.staging.media(item.id), basename="transcript.en")
+            prep.translations[item.id] = translation
+            return translation
+        return None
+
     def _publish(self, prep: Prepared) -> None:
         """Swap the staged outputs in for the article's folder (whose old contents are then removed)."""
         assert prep.staging is not None
@@ -316,30 +346,35 @@ class Pipeline:
             raise Cancelled
 
     def _stoppable(self, work: Callable[[], T]) -> T:
-        """``work()`` (loading the model, inference) in a daemon thread that is left behind, still computing, once ``stop`` is set:
-        a window of inference can take a minute, and Ctrl-C must not wait for it (the batch then exits)."""
-        box: dict[str, object] = {}
+        return stoppable(work, self.stop)
 
-        def run() -> None:
-            try:
-                box["result"] = work()
-            except BaseException as exc:   # handed to the caller's thread below
-                box["error"] = exc
 
-        thread = threading.Thread(target=run, name="mediaproc-inference", daemon=True)
-        thread.start()
-        while thread.is_alive():
-            thread.join(0.1)
-            if self.stop.is_set() and thread.is_alive():
-                raise Cancelled
-        if "error" in box:
-            raise box["error"]  # type: ignore[misc]
-        return box["result"]  # type: ignore[return-value]
+def stoppable(work: Callable[[], T], stop: threading.Event) -> T:
+    """``work()`` (loading a model, inference) in a daemon thread that is left behind, still computing, once
+    ``stop`` is set (:class:`Cancelled` is raised): a window of inference can take a minute, and Ctrl-C must
+    not wait for it (the process then exits)."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:   # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="mediaproc-work", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+        if stop.is_set() and thread.is_alive():
+            raise Cancelled
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
 
 
 def check_options(options: RunOptions) -> None:
     """Raise :class:`~mediaproc.errors.OptionsError` now for options that cannot work (an unknown model)."""
-    from .transcribe import check_options as check_transcribe
+    from .transcription import check_options as check_transcribe
 
     check_transcribe(options.transcribe, Cache.from_options(options.cache).models)
 
@@ -366,6 +401,16 @@ def _stage(item: MediaItem, name: str, emit: Callable[[str], None]) -> Iterator[
         rec.seconds = round(time.monotonic() - t0, 3)
 
 
+def _listing(folder: Path) -> dict[str, list[int]]:
+    """Every file of an article folder with its size and modification time, for the resume check."""
+    listing = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.startswith(".mediaproc-"):
+            st = path.stat()
+            listing[path.relative_to(folder).as_posix()] = [st.st_size, st.st_mtime_ns]
+    return listing
+
+
 def _settle(manifest: Manifest) -> None:
     """Item and article statuses from what every stage recorded (see :mod:`mediaproc.schema`)."""
     for item in manifest.items:
@@ -388,13 +433,23 @@ def _one_line(exc: BaseException, what: str) -> str:
     return str(exc)
 
 
-def _item(link: MediaLink) -> MediaItem:
-    return MediaItem(id=media_id(link.url), url=link.url, kind=link.kind, media_type=link.media_type,
-                     found_in=link.found_in, paragraph=link.paragraph)
+def _items(links: list[MediaLink]) -> list[MediaItem]:
+    """One item per link, each with its own id (and so its own folder), even if two ids would collide."""
+    items: list[MediaItem] = []
+    taken: set[str] = set()
+    for link in links:
+        item_id, n = media_id(link.url), 1
+        while item_id in taken:
+            n += 1
+            item_id = f"{media_id(link.url)}-{n}"
+        taken.add(item_id)
+        items.append(MediaItem(id=item_id, url=link.url, kind=link.kind, media_type=link.media_type,
+                               found_in=link.found_in, paragraph=link.paragraph))
+    return items
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["Pipeline", "Prepared", "Cancelled", "process", "check_options", "tool_versions"]
+__all__ = ["Pipeline", "Prepared", "Cancelled", "process", "check_options", "stoppable", "tool_versions"]

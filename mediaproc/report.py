@@ -22,7 +22,7 @@ import jinja2
 from ._fs import atomic_write_text
 from ._layout import REPORT
 from ._text import clock
-from .schema import Alignment, Article, KeyframeResult, Manifest, MediaItem, SentenceAlignment
+from .schema import Alignment, Article, KeyframeResult, Manifest, MediaItem, SentenceAlignment, Transcript
 
 _STATUS_COLOUR = {"spoken": "#2e9e2e", "paraphrased": "#d08a00"}
 
@@ -85,12 +85,30 @@ def _alignment_map(sentences: list[SentenceAlignment], order: dict[tuple[int, in
     return {"width": width, "height": height, "pad": pad, "marks": marks}
 
 
+_LANGUAGES = {"en": "English", "de": "German", "fr": "French", "ar": "Arabic", "ru": "Russian", "tr": "Turkish",
+              "uk": "Ukrainian", "es": "Spanish", "it": "Italian", "zh": "Chinese", "ja": "Japanese", "fa": "Persian",
+              "he": "Hebrew", "pt": "Portuguese", "pl": "Polish", "nl": "Dutch", "ko": "Korean", "ku": "Kurdish"}
+
+
+def language_name(code: str) -> str:
+    return _LANGUAGES.get(code, code or "unknown")
+
+
+def _heard(transcript: Transcript | None) -> list[dict[str, Any]]:
+    """Languages heard, region by region, for the media panel."""
+    if transcript is None:
+        return []
+    return [{"name": language_name(r.language), "start": r.start, "end": r.end,
+             "probability": r.probability} for r in transcript.regions]
+
+
 def render_report(out_dir: str | Path, article: Article | None, manifest: Manifest,
-                  alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None, *,
-                  embed_images: bool = False) -> str:
+                  alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None,
+                  transcripts: dict[str, Transcript] | None = None, translations: dict[str, Transcript] | None = None,
+                  *, embed_images: bool = False) -> str:
     """The report as one HTML string (CSS and JS inline; keyframes linked or, with ``embed_images``, inlined)."""
     out_dir = Path(out_dir)
-    keyframes = keyframes or {}
+    keyframes, transcripts, translations = keyframes or {}, transcripts or {}, translations or {}
     hits = _best_hits(alignments)
     order = {(s.paragraph, s.index): i for i, s in enumerate(article.sentences())} if article else {}
     paragraphs = []
@@ -110,10 +128,12 @@ def render_report(out_dir: str | Path, article: Article | None, manifest: Manife
     media = []
     for item in manifest.items:
         al = alignments.get(item.id)
+        transcript = transcripts.get(item.id)
         media.append({
             "item": item, "alignment": al, "name": Path(item.url).name or item.url,
             "map": _alignment_map(al.sentences, order, float(item.duration)) if al and item.duration else None,
-            "frames": _frames(out_dir, item, keyframes.get(item.id), embed_images)})
+            "frames": _frames(out_dir, item, keyframes.get(item.id), embed_images),
+            "transcript": transcript, "translation": translations.get(item.id), "heard": _heard(transcript)})
     meta = article.metadata if article else {}
     return _environment().get_template("report.html.j2").render(
         title=(article.title if article else "") or manifest.title or manifest.source,
@@ -125,11 +145,12 @@ def render_report(out_dir: str | Path, article: Article | None, manifest: Manife
 
 
 def write_report(out_dir: str | Path, article: Article | None, manifest: Manifest,
-                 alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None, *,
-                 embed_images: bool = False) -> Path:
+                 alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None,
+                 transcripts: dict[str, Transcript] | None = None, translations: dict[str, Transcript] | None = None,
+                 *, embed_images: bool = False) -> Path:
     """Render and write ``out_dir/report.html`` atomically."""
-    return atomic_write_text(Path(out_dir) / REPORT, render_report(out_dir, article, manifest, alignments,
-                                                                   keyframes, embed_images=embed_images))
+    return atomic_write_text(Path(out_dir) / REPORT, render_report(
+        out_dir, article, manifest, alignments, keyframes, transcripts, translations, embed_images=embed_images))
 
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "write_report", "language_name"]

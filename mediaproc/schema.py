@@ -163,6 +163,11 @@ class Word:
 
 @dataclass
 class Segment:
+    """One segment of speech. The confidences are the engine's own; ``speech_share`` is the part of the
+    segment's span that voice activity detection calls speech. A ``suspect`` segment (see
+    :mod:`mediaproc.transcription` for the thresholds) stays in the transcript, with its reasons, but is never
+    used as evidence by the alignment."""
+
     id: int
     start: float
     end: float
@@ -170,11 +175,34 @@ class Segment:
     words: list[Word] = field(default_factory=list)
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
+    model: str = ""
+    language: str | None = None
+    language_probability: float | None = None
+    compression_ratio: float | None = None
+    speech_share: float | None = None
+    suspect: bool = False
+    suspect_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LanguageRegion:
+    """A stretch of the media in one language: its speech (VAD chunks, seconds) and the detection."""
+
+    start: float
+    end: float
+    language: str
+    probability: float | None = None       # None: given by --language or an English-only model
+    speech: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
 class Transcript:
-    """A transcript in openai-whisper's JSON shape (``text``, ``segments``, ``language``) plus ours."""
+    """A transcript in openai-whisper's JSON shape (``text``, ``segments``, ``language``) plus ours.
+
+    ``language`` is the language of most of the speech; ``regions`` say where each language is. With
+    ``task`` ``translate`` the text is the English translation on the same timeline. ``reason`` says why
+    there are no segments (``no speech detected``).
+    """
 
     language: str
     model: str = ""
@@ -182,6 +210,10 @@ class Transcript:
     duration: float | None = None
     segments: list[Segment] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    task: str = "transcribe"
+    regions: list[LanguageRegion] = field(default_factory=list)
+    speech_seconds: float | None = None
+    reason: str | None = None
     # True when read from the transcript cache; not part of the written JSON.
     cached: Annotated[bool, pydantic.Field(exclude=True)] = False
 
@@ -191,6 +223,13 @@ class Transcript:
 
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
+
+    def languages(self) -> list[str]:
+        """The languages heard, most speech first."""
+        seconds: dict[str, float] = {}
+        for r in self.regions:
+            seconds[r.language] = seconds.get(r.language, 0.0) + sum(e - s for s, e in r.speech)
+        return sorted(seconds, key=lambda k: -seconds[k])
 
     def _json_extra(self) -> dict[str, Any]:
         return {"text": self.text}
@@ -290,6 +329,9 @@ class Alignment:
     sentences: list[SentenceAlignment]
     video_only: list[VideoOnlySpan]
     summary: AlignmentSummary
+    transcript: str = "transcript.json"   # which transcript file of the media item was aligned
+    language: str = "en"                  # the language of that transcript
+    note: str | None = None               # why it was aligned against a translation, or not at all
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -407,6 +449,6 @@ def dumps(obj: Any) -> str:
 
 __all__ = ["SCHEMA_VERSION", "StageStatus", "ItemStatus", "ArticleStatus", "SentenceStatus", "KeyframeStatus",
            "Origin", "Document", "Sentence", "Paragraph", "Article", "MediaLink", "MediaInfo", "DownloadResult",
-           "Word", "Segment", "Transcript", "Keyframe", "KeyframeResult", "WordPair", "SentenceAlignment",
+           "Word", "Segment", "LanguageRegion", "Transcript", "Keyframe", "KeyframeResult", "WordPair", "SentenceAlignment",
            "VideoOnlySpan", "AlignmentSummary", "Alignment", "StageRecord", "MediaItem", "Manifest",
            "BatchSummary", "dump", "load", "dumps"]

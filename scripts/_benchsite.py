@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mediaproc.models import prepare_default_model
+from mediaproc.models import prepare_bundled_models
 from mediaproc.testing import synth
 from mediaproc.testing.server import FileServer
 
@@ -162,7 +162,7 @@ def fresh_cache(path: Path) -> dict[str, str]:
     """An empty mediaproc cache at ``path`` (media, transcripts) that shares only the converted model, so
     no run pays for converting it; returns the environment that points ``MEDIAPROC_CACHE`` at it."""
     path.mkdir(parents=True)
-    (path / "models").symlink_to(prepare_default_model().parent, target_is_directory=True)
+    (path / "models").symlink_to(prepare_bundled_models()[0].parent, target_is_directory=True)
     return dict(os.environ, MEDIAPROC_CACHE=str(path))
 
 

@@ -14,7 +14,7 @@ import resource
 import time
 import tracemalloc
 
-from mediaproc.align import _normalise, _normaliser, align
+from mediaproc.alignment import _normalise, _normaliser, align
 from mediaproc.schema import Article, Paragraph, Segment, Sentence, Transcript, Word
 
 TARGET_SECONDS = 2.0

@@ -120,7 +120,7 @@ def run_bare(site: Site, work: Path) -> tuple[Timing, Timing]:
     os.environ.update(MEDIAPROC_CACHE=fresh_cache(work / "bare-cache")["MEDIAPROC_CACHE"])
     from mediaproc.engines import Engines
     from mediaproc.options import TranscribeOptions
-    from mediaproc.transcribe import transcribe
+    from mediaproc.transcription import transcribe
 
     options = TranscribeOptions()
     with timed() as load:
@@ -143,8 +143,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work directory and print its path")
     args = parser.parse_args()
 
-    from mediaproc.models import prepare_default_model
-    checkpoint = prepare_default_model()
+    from mediaproc.models import prepare_bundled_models
+    checkpoint = prepare_bundled_models()[0]
     facts = machine_facts()
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mediaproc import download as dl  # noqa: E402
+from mediaproc import downloads as dl  # noqa: E402
 from mediaproc._layout import Cache  # noqa: E402
 from mediaproc.options import DownloadOptions  # noqa: E402
 

@@ -80,7 +80,7 @@ def whisper_cli_command(media: Path, checkpoint: Path, beam_size: int, out_dir: 
 
 
 def mediaproc_command(media: Path, engine: str, beam_size: int) -> list[str]:
-    code = ("import sys; from mediaproc.transcribe import transcribe, TranscribeOptions; "
+    code = ("import sys; from mediaproc.transcription import transcribe, TranscribeOptions; "
             f"print(transcribe(sys.argv[1], TranscribeOptions(engine={engine!r}, beam_size={beam_size}), "
             "refresh=True).text)")
     return [sys.executable, "-c", code, str(media)]

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
-EXTRAS="${MEDIAPROC_EXTRAS:-test,faster,dask}"
+EXTRAS="${MEDIAPROC_EXTRAS:-test,dask}"
 VENV="${MEDIAPROC_VENV:-.venv}"
 
 need_apt=()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
-from mediaproc.align import (NOT_SPOKEN, PARAPHRASED, SPOKEN, align, load_alignment, write_alignment,
+from mediaproc.alignment import (NOT_SPOKEN, PARAPHRASED, SPOKEN, align, load_alignment, write_alignment,
                              write_corrected_subtitles)
 from mediaproc.errors import AlignError, OptionsError
 from mediaproc.options import AlignOptions
@@ -235,7 +235,7 @@ def narration(tmp_path_factory, engine):
     and the boilerplate's share request; transcribed once."""
     from mediaproc.article import read_article
     from mediaproc.testing.synth import audio_only
-    from mediaproc.transcribe import transcribe
+    from mediaproc.transcription import transcribe
 
     article = read_article(str(DATA / "examples" / "article-with-mp4-report.txt"))
     body = {prefix: next(s.text for s in article.sentences() if s.text.startswith(prefix)) for prefix in READ}
@@ -282,7 +282,7 @@ def test_example_article_boilerplate_never_spoken(narration, tmp_path):
 
 @pytest.fixture(scope="module")
 def sonnet(engine):
-    from mediaproc.transcribe import transcribe
+    from mediaproc.transcription import transcribe
 
     lines = [line.strip() for line in (ALIGN / "sonnet001.txt").read_text().splitlines() if line.strip()]
     article = _article(*[[line] for line in lines])
@@ -313,7 +313,7 @@ def test_sonnet_corrected_subtitles(sonnet, tmp_path):
 
 @pytest.mark.slow
 def test_lucier_all_sentences_spoken_in_order(engine):
-    from mediaproc.transcribe import transcribe
+    from mediaproc.transcription import transcribe
 
     text = (ALIGN / "lucier.txt").read_text().strip()
     article = _article(re.split(r"(?<=[.!?])\s+", text))

@@ -68,7 +68,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_leaf_modules_import_nothing_of_mediaproc_that_imports_them() -> None:
     graph = _imports()
     assert graph["mediaproc.schema"] == set() and graph["mediaproc.errors"] == set()
-    assert graph["mediaproc.align"] <= {"mediaproc._fs", "mediaproc.errors", "mediaproc.options", "mediaproc.schema",
+    assert graph["mediaproc.alignment"] <= {"mediaproc._fs", "mediaproc.errors", "mediaproc.options", "mediaproc.schema",
                                         "mediaproc._text", "mediaproc.quotes", "mediaproc._numbers"}
 
 
@@ -80,7 +80,7 @@ PUBLIC = [
     "RunOptions", "SecurityOptions", "Segment", "Sentence", "SentenceAlignment", "TranscribeError",
     "TranscribeOptions", "Transcript", "UnsafePathError", "Word", "__version__", "align", "download", "download_all",
     "extract_keyframes", "find_links", "load_alignment", "load_article", "load_document", "load_transcript", "process",
-    "read_article", "run_batch", "transcribe", "write_alignment", "write_report", "write_transcript",
+    "read_article", "run_batch", "transcribe", "translate", "write_alignment", "write_report", "write_transcript",
 ]
 
 
@@ -88,6 +88,15 @@ def test_public_api_is_pinned_and_every_name_resolves() -> None:
     assert sorted(mediaproc.__all__) == sorted(PUBLIC)
     for name in mediaproc.__all__:
         assert getattr(mediaproc, name) is not None, name
+
+
+def test_stage_functions_are_functions_whatever_was_imported_first() -> None:
+    """No public name is also a module name, so importing the pipeline cannot turn a function into a module."""
+    code = ("import mediaproc, mediaproc.pipeline, mediaproc.batch, mediaproc.cli; "
+            "print(all(callable(getattr(mediaproc, n)) for n in "
+            "('transcribe', 'align', 'download', 'translate', 'find_links', 'extract_keyframes', 'write_report')))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
+        == "True"
 
 
 def test_import_mediaproc_stays_cheap() -> None:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from mediaproc._fs import sha256_file
 from mediaproc._layout import Cache
-from mediaproc.download import download, download_all
+from mediaproc.downloads import download, download_all
 from mediaproc.errors import DownloadError, MediaprocError, RefusedError
 from mediaproc.options import DownloadOptions
 from mediaproc.schema import DownloadResult
@@ -250,7 +250,7 @@ def test_server_supplied_names_are_sanitised(srv, www, opts, tmp_path):
     evil = "../../etc/passwd\n\x1b[31m" + "x" * 300 + ".mp4"
     srv.add(evil, (www / "clip.mp4").read_bytes())
     result = _get(opts, srv.url("%2e%2e%2F%2e%2e%2Fetc%2Fpasswd%0A%1B%5B31m" + "x" * 300 + ".mp4"))
-    assert result.name.endswith(".mp4") and len(result.name) <= 60
+    assert result.name.endswith(".mp4") and len(result.name) <= 62
     assert "/" not in result.name and ".." not in result.name and result.name.isprintable()
     copied = _get(opts, result.url, into=tmp_path / "article")
     assert copied.path.parent == tmp_path / "article" and copied.path.name == result.name
@@ -285,7 +285,7 @@ def test_local_paths_are_probed_in_place(www, opts):
 _KILLED_CHILD = """
 import sys
 from mediaproc._layout import Cache
-from mediaproc.download import download
+from mediaproc.downloads import download
 from mediaproc.options import DownloadOptions
 download(sys.argv[1], DownloadOptions(timeout=10, retries=0), cache=Cache.at(sys.argv[2]))
 """

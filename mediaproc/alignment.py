@@ -18,7 +18,7 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
@@ -124,7 +124,8 @@ class _Word:
 
 
 def _segment_words(transcript: Transcript) -> Iterator[tuple[Segment, list[_Word]]]:
-    """Each segment with its words; a segment without word timings gets its text spread evenly.
+    """Each segment with its words; a segment without word timings gets its text spread evenly, and a
+    ``suspect`` segment (a likely hallucination) none: it is never evidence of anything.
 
     Whisper often stretches the first word of a segment over the silence before it (and the last
     over the silence after): such a word is cut to twice the transcript's median time per
@@ -134,6 +135,9 @@ def _segment_words(transcript: Transcript) -> Iterator[tuple[Segment, list[_Word
              if w.word.strip() and w.end > w.start]
     per_char = 2 * statistics.median(rates) if rates else math.inf
     for seg in transcript.segments:
+        if seg.suspect:
+            yield seg, []
+            continue
         if not seg.words:
             parts = seg.text.split()
             step = (seg.end - seg.start) / max(len(parts), 1)
@@ -514,11 +518,40 @@ def _video_only(words: list[_Word], t_side: _Side, claimed_words: list[bool], op
     return spans
 
 
+def article_language(article: Article) -> str:
+    """The article's language code from its metadata; English when it does not say."""
+    return (article.metadata.get("lang") or "en").lower().split("-")[0]
+
+
+def align_media(article: Article, transcript: Transcript, translation: Transcript | None = None, *,
+                options: AlignOptions | None = None) -> Alignment:
+    """Align against what can be compared with the article: the transcript when both are in one language,
+    the English translation when the article is English and the speech is not, and nothing (said so in
+    ``note``) when the speech is in another language than a non-English article."""
+    lang = article_language(article)
+    heard = transcript.languages() or [transcript.language or "en"]
+    if lang == "en" and translation is not None:
+        result = align(article, translation, options=options)
+        result.transcript, result.language = "transcript.en.json", "en"
+        result.note = (f"the video speaks {', '.join(heard)}: aligned with its English translation "
+                       "(Whisper's translate task); wording differences are the translation's as much as the speaker's")
+        return result
+    if lang in heard[:1] or (lang == "en" and "en" in heard):
+        return align(article, transcript, options=options)
+    empty = align(article, replace(transcript, segments=[]), options=options)
+    empty.language = heard[0]
+    empty.note = (f"the video speaks {', '.join(heard)} and the article is in {lang}: not aligned (mediaproc "
+                  "translates speech into English only)")
+    return empty
+
+
 def align(article: Article, transcript: Transcript, *, options: AlignOptions | None = None) -> Alignment:
     """Say which body sentences of ``article`` are spoken in ``transcript``, when, and what else is said.
 
-    Boilerplate paragraphs are never candidates. Nothing is assumed about order: paragraphs may be
-    read in any order, skipped, or interleaved with remarks.
+    Boilerplate paragraphs are never candidates, and suspect transcript segments never evidence. Nothing
+    is assumed about order: paragraphs may be read in any order, skipped, or interleaved with remarks.
+    Texts are compared through Whisper's English normaliser when the transcript is English, its basic one
+    (case, punctuation, diacritics) for any other language.
     """
     opts = options or AlignOptions()
     english = (transcript.language or "en").lower().startswith("en")
@@ -588,7 +621,8 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
                     "content_word_similarity": opts.content_word_similarity})
     video_only = _video_only(words, t_side, claimed_words, opts)
     summary.video_only_spans = len(video_only)
-    return Alignment(article.source, transcript.model, results, video_only, summary)
+    return Alignment(article.source, transcript.model, results, video_only, summary,
+                     language=transcript.language or "en")
 
 
 # --- files -----------------------------------------------------------------------------------------
@@ -641,5 +675,5 @@ def write_corrected_subtitles(alignment: Alignment, transcript: Transcript, out_
     return paths
 
 
-__all__ = ["align", "load_alignment", "write_alignment", "write_corrected_subtitles", "SPOKEN", "PARAPHRASED",
+__all__ = ["align", "align_media", "article_language", "load_alignment", "write_alignment", "write_corrected_subtitles", "SPOKEN", "PARAPHRASED",
            "NOT_SPOKEN", "METHOD"]

@@ -52,7 +52,10 @@ _DIRECT_EXTS = {"mp4", "m4v", "m4a", "mov", "webm", "mkv", "mka", "mp3", "aac", 
                 "oga", "ogv", "opus", "ts", "mts", "mpg", "mpeg", "avi", "3gp", "flv", "wma", "wmv"}
 _BACKOFF = 0.5          # first retry waits this long, then doubles, capped at _BACKOFF_CAP
 _BACKOFF_CAP = 10.0
-_FORMAT = "bv*[height<=?1080]+ba/b[height<=?1080]/bv*+ba/b"
+# Only formats fetched over http(s) by yt-dlp itself (HLS and DASH natively): an rtmp/rtsp/mms format would run
+# rtmpdump, ffmpeg or mpv on a URL, outside the network policy's connect check.
+_HTTP = "[protocol~='^(https?|m3u8(_native)?|http_dash_segments(_generator)?)$']"
+_FORMAT = f"bv*{_HTTP}[height<=?1080]+ba{_HTTP}/b{_HTTP}[height<=?1080]/bv*{_HTTP}+ba{_HTTP}/b{_HTTP}"
 _STALE_PARTIAL = 7 * 86400   # .part files untouched this long are given up on
 _SNIFFED = {"html": "content looks like HTML", "hls": "content is an HLS playlist", "json": "content looks like JSON",
             "xml": "content is XML", "concat": "content is an ffmpeg concat script"}
@@ -151,6 +154,8 @@ class _Job:
                 return hit
             _prune_stale_partials(cache)
             workdir = cache.partial_dir(url)
+            if workdir.is_symlink():                                 # planted: never download through it
+                _fs.remove(workdir)
             try:
                 path, ctype = self.fetch(url, workdir)              # a transient failure keeps .part to resume
                 info, digest = _validate(url, path, ctype, self.options)
@@ -222,6 +227,7 @@ class _Job:
             "retry_sleep_functions": sleep,
             "socket_timeout": options.timeout,
             "hls_prefer_native": True,            # fragments over our guarded HTTP, never ffmpeg's
+            "proxy": "",                          # no proxy from the environment: the connect check needs the host
             "concurrent_fragment_downloads": 1,   # in this thread, where the guard is
             "ffmpeg_location": str(_ffmpeg.shim_dir(self.cache.root)),
             "cachedir": False,
@@ -251,7 +257,7 @@ class _Job:
                 raise _Permanent(DownloadError(f"{short_url(url)}: rejected: {exc}")) from None
             except (RefusedError, _net.Aborted):
                 pass                                   # guard.reason says why, below
-            except (yt_dlp.utils.DownloadError, yt_dlp.networking.exceptions.RequestError) as exc:
+            except (yt_dlp.utils.YoutubeDLError, yt_dlp.networking.exceptions.RequestError) as exc:
                 if guard.reason is None:
                     if "No space left" in str(exc) or "[Errno 28]" in str(exc):
                         raise _Permanent(DownloadError(_fs.describe_os_error(
@@ -267,8 +273,8 @@ class _Job:
             raise _Permanent(RefusedError(f"{short_url(url)}: {guard.refused}"))
         if guard.aborted:
             raise DownloadError(f"{short_url(url)}: {guard.aborted} after {time.monotonic() - started:.1f} s")
-        files = [p for p in workdir.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))
-                 and not p.name.startswith(".")]
+        files = [p for p in workdir.iterdir() if p.name.startswith("media.") and not p.is_symlink() and p.is_file()
+                 and not p.name.endswith((".part", ".ytdl"))]
         if not files:
             said = logger.last or "no file was produced"
             raise DownloadError(f"{short_url(url)}: download failed: {_clean_ytdlp(said)}")
@@ -450,14 +456,20 @@ def _validate(url: str, path: Path, ctype: str, options: DownloadOptions) -> tup
 
 # -- the cache -------------------------------------------------------------------------------
 
+_BLOB = re.compile(r"media/blobs/([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[a-z0-9]{1,5})?")
+
+
 def _lookup(cache: Cache, url: str) -> DownloadResult | None:
+    """The URL's entry, if it names a blob of the cache's own layout whose name is its sha256 (an edited entry
+    cannot point anywhere else), with the recorded size."""
     entry = cache.url_entry(url)
     try:
         data = _fs.read_json(entry)
-        if data.get("url") != url:
+        name = _BLOB.fullmatch(str(data["blob"]))
+        if data.get("url") != url or name is None or name.group(2) != data["sha256"]:
             return None
         blob = cache.root / data["blob"]
-        if not blob.is_file() or blob.stat().st_size != data["size"]:
+        if blob.is_symlink() or not blob.is_file() or blob.stat().st_size != data["size"]:
             return None
         info = load(MediaInfo, {**data["info"], "path": str(blob)})
     except (OSError, ValueError, KeyError, TypeError):
