@@ -207,10 +207,13 @@ class LocalExecutor:
                     return
                 self._window.append((src, pool.submit(pipeline.prepare, src)))
 
+        preload: threading.Thread | None = None
         try:
             top_up()
             if sources:   # load Whisper while the first articles download, not after
-                threading.Thread(target=_quietly, args=(pipeline.engine,), name="mediaproc-preload", daemon=True).start()
+                preload = threading.Thread(target=_quietly, args=(pipeline.engine,), name="mediaproc-preload",
+                                           daemon=True)
+                preload.start()
             while self._window:
                 src, future = self._current = self._window.popleft()
                 top_up()
@@ -235,6 +238,11 @@ class LocalExecutor:
                         pipeline.discard(prep)
                     except Exception:    # cancelled, timed out or failed: nothing more to tidy here
                         pass
+            # An interpreter that exits while CTranslate2 or torch is still loading on another thread
+            # aborts in C++ ("terminate called without an active exception", status -6), so a batch
+            # that ends before it needed the model still waits for the load to finish.
+            if preload is not None:
+                preload.join()
 
     def in_flight(self) -> list[str]:
         return [src for src, _ in ([self._current] if self._current else []) + list(self._window)]

@@ -277,7 +277,10 @@ def test_example_article_boilerplate_never_spoken(narration, tmp_path):
     # The share request was read out: it is something the video says, never part of an article sentence.
     assert not any("share" in s.spoken_text.lower() for s in al.sentences)
     assert any(fuzz.partial_ratio("please click the share buttons", v.text.lower()) >= 70 for v in al.video_only)
-    assert "Note to readers" not in write_corrected_subtitles(al, transcript, tmp_path)["srt"].read_text()
+    # Corrected subtitles keep the video's own words there: the article's boilerplate never replaces them.
+    srt = write_corrected_subtitles(al, transcript, tmp_path)["srt"].read_text()
+    (cue,) = [block.splitlines()[2] for block in srt.strip().split("\n\n") if "share" in block.lower()]
+    assert any(cue.strip() == seg.text.strip() for seg in transcript.segments), cue
 
 
 @pytest.fixture(scope="module")

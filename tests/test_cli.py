@@ -120,7 +120,8 @@ def test_transcribe_align_and_models_commands(tmp_path: Path) -> None:
     assert [s["status"] for s in data["sentences"]] == ["spoken", "not_spoken"]
     assert (tmp_path / "al" / "alignment.json").is_file() and (tmp_path / "al" / "transcript.corrected.srt").is_file()
     listed = json.loads(mediaproc("models", "--json").stdout)
-    assert any(m["name"] == "tiny.en" and m["available"] and m["default"] for m in listed)
+    assert any(m["name"] == "auto" and m["default"] for m in listed)
+    assert all(m["available"] for m in listed if m["name"] in ("tiny.en", "base"))
     bad = mediaproc("transcribe", str(spoken.path), "--model", "enormous")
     assert bad.returncode == 2 and "not a file, a directory or a Whisper model name" in bad.stderr
 

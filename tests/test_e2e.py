@@ -129,7 +129,7 @@ def test_bad_links_fail_clearly_and_the_rest_completes(media, tmp_path: Path) ->
     for name in ("missing.mp4", "gone.mp4"):
         assert sum(name in line for line in proc.stderr.splitlines() if "FAILED" in line) >= 1
     transcript = json.loads((art_dir / "media" / items["report.mp4"]["id"] / "transcript.json").read_text())
-    assert transcript["engine"] == "openai-whisper" and "syrian" in transcript["text"].lower()
+    assert transcript["engine"] == "faster-whisper" and "syrian" in transcript["text"].lower()
 
 
 def test_help_explains_every_command() -> None:
