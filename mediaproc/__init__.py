@@ -30,17 +30,20 @@ _EXPORTS = {
     # data between stages
     **dict.fromkeys(["Document", "Article", "Paragraph", "Sentence", "MediaLink", "MediaInfo", "DownloadResult",
                      "Word", "Segment", "Transcript", "Keyframe", "KeyframeResult", "Alignment", "SentenceAlignment",
-                     "Manifest", "MediaItem", "BatchSummary"], "schema"),
+                     "Quote", "QuoteAlignment", "TextLine", "OnScreen", "Manifest", "MediaItem", "BatchSummary"],
+                    "schema"),
     # options
     **dict.fromkeys(["RunOptions", "DownloadOptions", "KeyframeOptions", "TranscribeOptions", "AlignOptions",
-                     "SecurityOptions", "CacheOptions"], "options"),
+                     "SecurityOptions", "CacheOptions", "OcrOptions"], "options"),
     # stages
     "load_document": "article", "read_article": "article", "load_article": "article",
     "find_links": "links", "download": "downloads", "download_all": "downloads",
     "extract_keyframes": "keyframes", "transcribe": "transcription", "translate": "transcription",
     "write_transcript": "transcription", "load_transcript": "transcription",
     "align": "alignment", "write_alignment": "alignment", "load_alignment": "alignment",
+    "find_quotes": "quotes", "read_onscreen": "onscreen",
     "write_report": "report", "Engines": "engines", "Cache": "_layout",
+    "rebuild_index": "archive", "search": "archive",
     # wiring
     "Pipeline": "pipeline", "process": "pipeline", "run_batch": "batch", "BatchOptions": "batch",
 }

@@ -101,6 +101,49 @@ def decode_audio(path: str | os.PathLike[str], start: float = 0.0, seconds: floa
     return np.frombuffer(out, np.float32).copy()  # writable, as torch wants it
 
 
+def grab_frame(path: str | os.PathLike[str], time: float) -> Any:
+    """The frame shown at ``time`` seconds, at the video's full resolution, as a greyscale PIL image."""
+    import io
+
+    from PIL import Image
+
+    try:
+        out, _ = (_input(path, ss=max(0.0, time))
+                  .output("pipe:", vframes=1, format="image2pipe", vcodec="png", pix_fmt="gray")
+                  .global_args(*_QUIET).run(capture_stdout=True, capture_stderr=True))
+    except ffmpeg.Error as exc:
+        raise MediaError(f"ffmpeg could not read the frame at {time:.2f} s of {Path(path).name}: "
+                         f"{_last_line(exc.stderr)}") from None
+    if not out:
+        raise MediaError(f"no frame at {time:.2f} s of {Path(path).name}")
+    return Image.open(io.BytesIO(out)).copy()
+
+
+def bottom_bands(path: str | os.PathLike[str], width: int, height: int, *, every: float = 1.0,
+                 share: float = 0.3) -> Iterator[tuple[float, bytes, int, int]]:
+    """(time, greyscale pixels, band width, band height) of the bottom ``share`` of the picture, one frame
+    every ``every`` seconds: where burned-in subtitles sit."""
+    band_h = max(2, int(height * share) // 2 * 2)
+    process = (_input(path)
+               .filter("fps", fps=1 / every).filter("crop", width, band_h, 0, height - band_h)
+               .output("pipe:", format="rawvideo", pix_fmt="gray")
+               .global_args(*_QUIET).run_async(pipe_stdout=True, pipe_stderr=True))
+    size = width * band_h
+    n = 0
+    try:
+        while True:
+            data = process.stdout.read(size)
+            if len(data) < size:
+                break
+            yield n * every, data, width, band_h
+            n += 1
+    finally:
+        process.stdout.close()
+        process.kill()
+        process.wait()
+        process.stderr.close()
+
+
 def tail_problem(path: str | os.PathLike[str], duration: float | None, timeout: float = 120) -> str | None:
     """Decode the last second: a file cut short probes fine but fails here ("partial file")."""
     args = {"sseof": -1} if duration and duration > 1.0 else {}

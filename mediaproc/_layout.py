@@ -7,7 +7,8 @@ platform's user cache): nothing here reads or writes the environment after that.
 
 Output::
 
-    OUT/<article-id>/            article.json, manifest.json, report.html, .complete
+    OUT/index.sqlite, OUT/index.html   the archive index and overview (mediaproc.archive)
+    OUT/<article-id>/            article.json, manifest.json, report.html, archive.js, .complete
         media/<media-id>/        media.<ext>, keyframes/, keyframes.json, contact_sheet.jpg,
                                  transcript.*, alignment.json, transcript.corrected.*
 
@@ -42,6 +43,9 @@ MANIFEST = "manifest.json"
 REPORT = "report.html"
 COMPLETE = ".complete"        # written last and atomically: its presence means the outputs are whole
 SUMMARY = "batch-summary.json"
+INDEX = "index.sqlite"        # OUT/index.sqlite: the archive index (mediaproc.archive)
+OVERVIEW = "index.html"       # OUT/index.html: every article in one table
+ARCHIVE_JS = "archive.js"     # OUT/<article>/archive.js: what the index knows about the article, for its report
 LOCK = ".mediaproc.lock"
 _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file marks mediaproc's cache (https://bford.info/cachedir/).\n")
@@ -213,7 +217,7 @@ class ArticleDir:
             return False
 
 
-_OUR_FILES = {ARTICLE_JSON, MANIFEST, REPORT, COMPLETE, "keyframes.json", "keyframes", "contact_sheet.jpg",
+_OUR_FILES = {ARTICLE_JSON, MANIFEST, REPORT, COMPLETE, ARCHIVE_JS, "keyframes.json", "keyframes", "contact_sheet.jpg",
               "transcript.json", "alignment.json"}
 
 

@@ -29,6 +29,11 @@ _PLATFORMS = [(name, re.compile(pattern, re.I)) for name, pattern in [
     ("brightcove", r"^players\.brightcove\.net/"),
     ("jwplayer", r"^(?:cdn|content)\.jwplayer\.com/players/"),
     ("soundcloud", r"^w\.soundcloud\.com/player"),
+    ("kaltura", r"^(?:cdnapi(?:sec)?\.|www\.)?kaltura\.com/(?:p/\d+/.*entry_?id/|index\.php/(?:kwidget|extwidget)/|"
+                r"html5/html5lib/)"),
+    ("foxnews", r"^video\.fox(?:news|business)\.com/v/(?:video-embed\.html\?video_id=)?\d"),
+    ("spotify", r"^open\.spotify\.com/(?:embed/)?(?:episode|show|track)/"),
+    ("apple", r"^embed\.(?:music|podcasts)\.apple\.com/"),
     ("peertube", r"^[^/]+/videos/embed/"),
 ]]
 _MEDIA_TYPES = re.compile(r"(?i)^\s*(?:video/|audio/|application/(?:vnd\.apple\.mpegurl|x-mpegurl|dash\+xml))")

@@ -29,8 +29,9 @@ from rapidfuzz.distance import Levenshtein
 from ._fs import atomic_write_text, read_json, write_json
 from .errors import AlignError
 from .options import AlignOptions
-from .schema import (Alignment, AlignmentSummary, Article, Segment, Sentence, SentenceAlignment, Transcript,
-                     VideoOnlySpan, WordPair, load)
+from .quotes import ascii_digits, compare, differences, find_quotes
+from .schema import (Alignment, AlignmentSummary, Article, Quote, QuoteAlignment, Segment, Sentence, SentenceAlignment,
+                     Transcript, VideoOnlySpan, WordPair, load)
 
 SPOKEN = "spoken"
 PARAPHRASED = "paraphrased"
@@ -69,6 +70,7 @@ def _normalise(text: str, english: bool = True) -> tuple[str, ...]:
 
 
 _NUMERIC = re.compile(r"[\d.%$£€¢]+")
+_MISSPELT = 0.5
 _CONNECTORS = frozenset({"and", "point", "a"})
 
 
@@ -183,31 +185,12 @@ def _similarity(a: list[str], b: list[str]) -> float:
 
 
 def _stray(block, neighbour) -> bool:
-    """A 1-2 token match far from the rest of the sentence's matches is a coincidence ("the", "of")."""
+    """A 1-2 token match far from the rest of the sentence's matches is a coincidence ("the", "of"): far in
+    the transcript, or cut off from them by three or more unmatched words on both sides (the speaker
+    stopped quoting and went on with something else that happens to share a word)."""
     s_gap = abs(neighbour[0] - block[1]) if neighbour[0] >= block[1] else abs(block[0] - neighbour[1])
     t_gap = abs(neighbour[2] - block[3]) if neighbour[2] >= block[3] else abs(block[2] - neighbour[3])
-    return block[1] - block[0] <= 2 and t_gap > s_gap + 2
-
-
-def _extend(part: list[str], window: list[str], at: int, boundary: Callable[[int], bool], *, left: bool) -> int:
-    """How many window tokens next to ``at`` belong to the sentence's unmatched end ``part``.
-
-    The ones that match it best; failing any, the rest of the speaker's sentence when it is no
-    longer than ``part`` (a misheard name at the end of a sentence is still that sentence).
-    ``boundary(j)``: a speaker's sentence ends just before window position ``j``.
-    """
-    if not part:
-        return 0
-    best, best_k = 0.5, 0
-    limit = min(len(part) + 2, at if left else len(window) - at)
-    for k in range(1, limit + 1):
-        score = _similarity(part, window[at - k:at] if left else window[at:at + k])
-        if score > best:
-            best, best_k = score, k
-    if best_k == 0 and not boundary(at):
-        best_k = next((k for k in range(1, min(len(part) + 1, limit) + 1)
-                       if boundary(at - k if left else at + k)), 0)
-    return best_k
+    return block[1] - block[0] <= 2 and (t_gap > s_gap + 2 or min(s_gap, t_gap) >= 3)
 
 
 def _fit(s: list[str], t: list[str], lo: int, hi: int, sentence: int, ends: list[bool]) -> _Fit | None:
@@ -226,15 +209,32 @@ def _fit(s: list[str], t: list[str], lo: int, hi: int, sentence: int, ends: list
         blocks.pop(0)
     while len(blocks) > 1 and _stray(blocks[-1], blocks[-2]):
         blocks.pop()
+    # Tight: the span runs from the first to the last transcript token that matched a word of the sentence,
+    # exactly or, at its two ends, as a misspelling ("Floodwoggers" for "Flood waters"); never over words
+    # that match nothing.
     i1, j1 = blocks[0][0], blocks[0][2]
     i2, j2 = blocks[-1][1], blocks[-1][3]
-
-    def boundary(j: int) -> bool:
-        return lo + j <= 0 or lo + j >= len(t) or ends[lo + j - 1]
-
-    j1 -= _extend(s[:i1], window, j1, boundary, left=True)
-    j2 += _extend(s[i2:], window, j2, boundary, left=False)
+    j1 -= _misspelt(s[:i1], window, j1, left=True)
+    j2 += _misspelt(s[i2:], window, j2, left=False)
     return _Fit(sentence, lo + j1, lo + j2, _similarity(s, window[j1:j2]))
+
+
+def _misspelt(part: list[str], window: list[str], at: int, *, left: bool) -> int:
+    """How many window tokens next to ``at`` are the sentence's unmatched end ``part`` misheard: spelt closely
+    enough (character similarity above ``_MISSPELT``), or a number where the sentence has a number (a
+    changed figure is evidence to show, not noise to cut off); 0 if none is."""
+    if not part:
+        return 0
+    best, best_k = _MISSPELT, 0
+    for k in range(1, min(len(part) + 2, at if left else len(window) - at) + 1):
+        score = _similarity(part, window[at - k:at] if left else window[at:at + k])
+        if score > best:
+            best, best_k = score, k
+    edge, heard = (part[-1], window[at - 1]) if left and at else (part[0], window[at]) if not left and at < len(window) \
+        else (None, None)
+    if best_k == 0 and edge is not None and _NUMERIC.fullmatch(edge) and _NUMERIC.fullmatch(heard):
+        return 1
+    return best_k
 
 
 def _candidates(s: list[str], index: dict[int, dict[tuple[str, ...], list[int]]], n_tokens: int, opts: AlignOptions) -> list[tuple[int, int]]:
@@ -556,9 +556,9 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
     opts = options or AlignOptions()
     english = (transcript.language or "en").lower().startswith("en")
     sentences = article.sentences()
-    sents = [_Side.of(s.text.split(), english) for s in sentences]
+    sents = [_Side.of(_words(s.text), english) for s in sentences]
     words = _flat_words(transcript)
-    t_side = _Side.of([w.text for w in words], english)
+    t_side = _Side.of([ascii_digits(w.text) for w in words], english)
     t = t_side.tokens
     ends = [(k + 1 == len(t) or t_side.origin[k + 1] != w) and _ends_sentence(words, w, opts.video_only_gap)
             for k, w in enumerate(t_side.origin)]
@@ -594,7 +594,6 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
     paraphrased = _paraphrases(sents, t_side, ends, claims, placed, opts)
 
     results = []
-    claimed_words = [False] * len(words)
     for k, (sentence, side) in enumerate(zip(sentences, sents)):
         if k in spoken:
             f = spoken[k]
@@ -605,24 +604,91 @@ def align(article: Article, transcript: Transcript, *, options: AlignOptions | N
             results.append(_result(sentence, PARAPHRASED, f, t_side, words, f.score, []))
         else:
             results.append(_result(sentence, NOT_SPOKEN, None, t_side, words, best[k], []))
-            continue
-        first, last = results[-1].word_span
-        claimed_words[first:last + 1] = [True] * (last - first + 1)
 
+    quotes = [_quote(q, english, index, t_side, words, ends, opts) for q in article.quotes or find_quotes(article)]
+    by_sentence = {(s.paragraph, s.index): r for s, r in zip(sentences, results)}
+    for q, qa in quotes:
+        r = by_sentence.get((q.paragraph, q.sentence))
+        if r is not None and qa.fit is not None:
+            _follow(r, qa, _Side.of(_words(q.text), english), t_side, words)
+
+    claimed_words = [False] * len(words)
+    for r in results:
+        if r.word_span is not None:
+            first, last = r.word_span
+            claimed_words[first:last + 1] = [True] * (last - first + 1)
     n = len(results)
+    counts = Counter(r.status for r in results)
     aligned = sum(claimed_words)
     summary = AlignmentSummary(
-        sentences=n, spoken=len(spoken), paraphrased=len(paraphrased), not_spoken=n - len(spoken) - len(paraphrased),
-        coverage=round((len(spoken) + len(paraphrased)) / n, 4) if n else 0.0,
+        sentences=n, spoken=counts[SPOKEN], paraphrased=counts[PARAPHRASED], not_spoken=counts[NOT_SPOKEN],
+        coverage=round((counts[SPOKEN] + counts[PARAPHRASED]) / n, 4) if n else 0.0,
         transcript_words=len(words), aligned_words=aligned,
         aligned_word_share=round(aligned / len(words), 4) if words else 0.0,
         video_only_spans=0, method=METHOD,
         thresholds={"spoken_threshold": opts.spoken_threshold, "paraphrase_threshold": opts.paraphrase_threshold,
-                    "content_word_similarity": opts.content_word_similarity})
+                    "content_word_similarity": opts.content_word_similarity, "quote_threshold": opts.quote_threshold},
+        quotes=dict(Counter(qa.result.verdict for _, qa in quotes)))
     video_only = _video_only(words, t_side, claimed_words, opts)
     summary.video_only_spans = len(video_only)
     return Alignment(article.source, transcript.model, results, video_only, summary,
-                     language=transcript.language or "en")
+                     quotes=[qa.result for _, qa in quotes], language=transcript.language or "en")
+
+
+# --- quotations ------------------------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return ascii_digits(text).split()
+
+
+@dataclass
+class _QuoteFit:
+    result: QuoteAlignment
+    fit: _Fit | None
+
+
+def _quote(q: Quote, english: bool, index: dict[int, dict[tuple[str, ...], list[int]]], t_side: _Side,
+           words: list[_Word], ends: list[bool], opts: AlignOptions) -> tuple[Quote, _QuoteFit]:
+    """A quotation on its own: its best place anywhere in the transcript (overlapping a sentence's is fine),
+    and how what was said there differs from it."""
+    side = _Side.of(_words(q.text), english)
+    t = t_side.tokens
+    fits = [f for lo, hi in _candidates(side.tokens, index, len(t), opts)
+            if (f := _fit(side.tokens, t, lo, hi, q.index, ends)) is not None]
+    best = max(fits, key=lambda f: (f.score, -(f.hi - f.lo)), default=None)
+    result = QuoteAlignment(q.paragraph, q.sentence, q.index, q.text, "not_found",
+                            score=round(best.score, 3) if best else 0.0)
+    if best is None or best.score < opts.quote_threshold:
+        return q, _QuoteFit(result, None)
+    verdict, diffs = compare(side.tokens, t[best.lo:best.hi], _STOPWORDS)
+    first, last = _word_range(t_side, best.lo, best.hi)
+    times = [(words[t_side.origin[k]].start, words[t_side.last[k]].end) for k in range(best.lo, best.hi)]
+    result.verdict, result.start, result.end = verdict, round(words[first].start, 3), round(words[last].end, 3)
+    result.spoken_text = "".join(w.text for w in words[first:last + 1]).strip()
+    result.differences, result.word_span = differences(diffs, times), [first, last]
+    return q, _QuoteFit(result, best)
+
+
+def _follow(r: SentenceAlignment, qa: _QuoteFit, side: _Side, t_side: _Side, words: list[_Word]) -> None:
+    """The sentence takes its quotation's place and times when the rest of it is the article's own narration:
+    when the sentence was not found as a whole, or its span reaches before the quote (lead-in words matched
+    somewhere else)."""
+    quote, fit = qa.result, qa.fit
+    assert fit is not None
+    reaches_before = r.start is not None and quote.start is not None and r.start < quote.start - 0.3
+    if quote.verdict in ("verbatim", "minor") and (r.status != SPOKEN or reaches_before):
+        status = SPOKEN
+    elif quote.verdict == "changed" and r.status == NOT_SPOKEN:
+        status = PARAPHRASED
+    else:
+        return
+    first, last = quote.word_span or (0, 0)
+    span = words[first:last + 1]
+    r.status, r.start, r.end = status, quote.start, quote.end
+    r.score = max(r.score, quote.score)
+    r.segment_ids = sorted({w.segment for w in span})
+    r.spoken_text, r.word_span = quote.spoken_text, [first, last]
+    r.words = _pairs(side, t_side, words, fit.lo, fit.hi) if status == SPOKEN else []
 
 
 # --- files -----------------------------------------------------------------------------------------

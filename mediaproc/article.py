@@ -25,6 +25,7 @@ from typing import Any
 from . import _net
 from ._fs import read_json
 from .errors import ArticleError, RefusedError
+from .quotes import find_quotes
 from ._urls import is_media_content_type, media_kind
 from .schema import Article, Document, Origin, Paragraph, Sentence, load
 
@@ -201,7 +202,8 @@ def parse_article(doc: Document) -> Article:
     if not blocks:
         raise ArticleError(f"{doc.source}: no article text found")
     article = Article(source=doc.source, title=title, metadata=metadata)
-    labels = ["navigation" if links_only else _boilerplate_label(text) for text, _, links_only in blocks]
+    not_prose = _not_prose(doc) if doc.kind == "html" else frozenset()
+    labels = ["navigation" if links_only else _boilerplate_label(text, not_prose) for text, _, links_only in blocks]
     # In saved text, a standfirst between the title and the byline is header material, not body.
     byline = next((i for i, label in enumerate(labels[:4]) if label == "byline"), 0)
     for i in range(byline):
@@ -213,7 +215,8 @@ def parse_article(doc: Document) -> Article:
         if label == "dateline" and "date" not in metadata:
             metadata["date"] = _iso_date(text) or text
         if label:
-            article.boilerplate.append(Paragraph(len(article.boilerplate), text, kind="boilerplate", span=span))
+            kind = label if label in ("link", "caption") else "boilerplate"
+            article.boilerplate.append(Paragraph(len(article.boilerplate), text, kind=kind, span=span))
         else:
             article.paragraphs.append(Paragraph(len(article.paragraphs), text, span=span))
     if sum(len(p.text.split()) for p in article.paragraphs) < _MIN_WORDS:
@@ -225,7 +228,21 @@ def parse_article(doc: Document) -> Article:
                            "may have (split the file)")
     for para in article.paragraphs:
         para.sentences = split_sentences(para.text, metadata.get("lang", "en"), para.index)
+    article.quotes = find_quotes(article)
     return article
+
+
+def _not_prose(doc: Document) -> frozenset[str]:
+    """Texts the page's markup marks as captions or as the whole text of a link (not the article's prose)."""
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(doc.text.encode("utf-8"))
+    except Exception:     # lxml raises assorted errors on broken markup: then markup says nothing
+        return frozenset()
+    texts = [el.text_content() for el in tree.iter("figcaption", "caption")]
+    texts += [a.text_content() for a in tree.iter("a") if 2 <= len(a.text_content().split()) <= 8]
+    return frozenset(t for t in map(_squash, texts) if len(t) >= 8)
 
 
 def _squash(text: str) -> str:
@@ -349,8 +366,19 @@ _BOILERPLATE_START = re.compile(
 _BOILERPLATE_ANYWHERE = re.compile(r"(?i)all rights reserved|\bpatreon\.com\b|\bpaypal\b|please (?:donate|support us)")
 
 
-def _boilerplate_label(text: str) -> str | None:
-    """Why a paragraph is boilerplate ("byline", "dateline", "boilerplate"), or None for body text."""
+# What is not prose, however it is marked up: calls to action next to a player, captions and credits.
+_LINK_TEXT = re.compile(r"(?i)^\W*(?:watch|click|tap|play|see|view|listen|hear|open|download)\b[\w\s'’,:-]{0,40}"
+                        r"(?:video|clip|footage|report|interview|here|now|live|stream|audio|podcast|below|above|"
+                        r"gallery|photos?)?\W*$")
+_CAPTION = re.compile(r"(?i)^\W*(?:video|photo|image|picture|graphic|footage|file photo|caption|credits?|source|"
+                      r"illustration|screenshot|screengrab)\s*[:|/]|(?:\(|\b)(?:AP|AFP|Reuters|Getty Images|EPA|"
+                      r"Anadolu|Shutterstock|ANSA|dpa)(?:\s*Photo)?\s*(?:/[^)]{0,60})?\)?\s*$|"
+                      r"^\W*\((?:photo|image|video|picture)s?\b[^)]{0,80}\)\W*$")
+
+
+def _boilerplate_label(text: str, not_prose: frozenset[str] = frozenset()) -> str | None:
+    """Why a paragraph is not a candidate for alignment ("byline", "dateline", "boilerplate", "link" text,
+    "caption"), or None for body text. ``not_prose``: texts the markup says are link texts or captions."""
     words = len(text.split())
     if words <= 8 and re.match(r"(?i)^by\s+\w", text):
         return "byline"
@@ -358,6 +386,12 @@ def _boilerplate_label(text: str) -> str | None:
         return "dateline"
     if _BOILERPLATE_START.match(text) or (len(text) < 600 and _BOILERPLATE_ANYWHERE.search(text)):
         return "boilerplate"
+    if _squash(text) in not_prose:
+        return "caption"
+    if words <= 8 and _LINK_TEXT.match(text):
+        return "link"
+    if words <= 40 and _CAPTION.search(text):
+        return "caption"
     return None
 
 

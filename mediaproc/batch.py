@@ -11,6 +11,7 @@ executor's business: :class:`LocalExecutor` (threads here) or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from . import _fs
+from .archive import Indexer
 from ._layout import COMPLETE, LOCK, MANIFEST, REPORT, SUMMARY, article_id
 from .errors import LockedError
 from .options import RunOptions
@@ -280,15 +282,20 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
     dumps(summary)     # build the serialiser now: after Ctrl-C it must not compete with a busy parser thread
     t0 = time.monotonic()
     stop = threading.Event()
-    with OutputLock(out), interruptible(stop):
+    with OutputLock(out), interruptible(stop), contextlib.ExitStack() as stack:
         todo = pending(sources, out, batch.force, summary)
         bar = tqdm(total=len(todo), unit="article", disable=not batch.progress, file=sys.stderr, dynamic_ncols=True)
         emit = on_event or (lambda msg: bar.write(msg, file=sys.stderr))
+        index = Indexer(out, emit) if options.index else None
         try:
+            if index:
+                stack.enter_context(index)
             for _, manifest in executor.run(todo, options, emit, stop):
                 if stop.is_set():
                     raise Cancelled
                 account(summary, manifest)
+                if index:
+                    index.add(out / manifest.article_id)
                 bar.update(1)
                 bar.set_postfix(audio=f"{summary.audio_seconds / 60:.1f}min", failed=summary.failed)
                 if batch.fail_fast and manifest.status != "ok":
@@ -302,6 +309,7 @@ def run_batch(sources: list[str], options: RunOptions, batch: BatchOptions | Non
         finally:
             stop.set()
             bar.close()
+            stack.close()        # the index: synced with what was written, and the overview page
     return finalize(summary, t0, out, batch)
 
 

@@ -14,7 +14,9 @@ import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import sys
+import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +25,9 @@ from typing import Any
 import click
 
 from .errors import MediaprocError, OptionsError
-from .options import (AlignOptions, CacheOptions, DownloadOptions, KeyframeOptions, RunOptions, SecurityOptions,
+from .options import (AlignOptions, CacheOptions, DownloadOptions, KeyframeOptions, OcrOptions, RunOptions, SecurityOptions,
                       TranscribeOptions, choices, describe_range, opt_fields)
-from ._text import printable
+from ._text import clock, printable
 from .schema import dump
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -135,6 +137,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON
 download_options = _stack(_group(DownloadOptions, "download"), _group(CacheOptions, "cache"),
                           _group(SecurityOptions, "security"))
 keyframe_options = _group(KeyframeOptions, "keyframes")
+ocr_options = _group(OcrOptions, "ocr")
 transcribe_options = _group(TranscribeOptions, "transcribe")
 
 
@@ -183,7 +186,9 @@ def _pipeline_command(f: Callable) -> Callable:
         out_option,
         click.option("--all-links", is_flag=True, help=_help(RunOptions, "all_links")),
         click.option("--embed-images", is_flag=True, help=_help(RunOptions, "embed_images")),
-        download_options, keyframe_options, transcribe_options, json_option, _verbosity,
+        click.option("--no-index", is_flag=True, help="Do not " + _help(RunOptions, "index")[0].lower()
+                     + _help(RunOptions, "index")[1:]),
+        download_options, keyframe_options, ocr_options, transcribe_options, json_option, _verbosity,
     )(f)
 
 
@@ -194,8 +199,9 @@ def _help(cls: type, name: str) -> str:
 def _run_options(kw: dict[str, Any], *, progress: bool) -> RunOptions:
     download = _build(DownloadOptions, kw, "download")
     return RunOptions(out=kw.pop("out"), all_links=kw.pop("all_links"), embed_images=kw.pop("embed_images"),
+                      index=not kw.pop("no_index"),
                       download=dataclasses.replace(download, progress=progress),
-                      keyframes=_build(KeyframeOptions, kw, "keyframes"),
+                      keyframes=_build(KeyframeOptions, kw, "keyframes"), ocr=_build(OcrOptions, kw, "ocr"),
                       transcribe=_build(TranscribeOptions, kw, "transcribe"), align=_build(AlignOptions, kw, "align"),
                       security=_build(SecurityOptions, kw, "security"), cache=_build(CacheOptions, kw, "cache"))
 
@@ -299,18 +305,26 @@ def batch(ctx: click.Context, directory: Path | None, urls: Path | None, pattern
 @cli.command(epilog=_EXIT_HELP)
 @click.argument("source")
 @click.option("--all-links", is_flag=True, help="Also list links outside the article body.")
+@click.option("--explain", is_flag=True,
+              help="Every link (in the article or not) with the decision and the evidence behind it.")
 @json_option
 @_verbosity
 @click.pass_context
-def links(ctx: click.Context, source: str, all_links: bool, as_json: bool) -> None:
-    """List the video and audio links found in SOURCE (file or URL), one per line or as JSON."""
+def links(ctx: click.Context, source: str, all_links: bool, explain: bool, as_json: bool) -> None:
+    """List the video and audio links found in SOURCE (file or URL), one per line or as JSON.
+
+    A link is the article's when it sits inside or between the article's paragraphs and nothing says
+    otherwise: a page region that is not the article (aside, nav, header, footer, ARIA roles, class words
+    such as related, sidebar, promo, live), a live channel, a playlist, a script that configures the whole
+    page. --explain shows that evidence per link; --json always carries it.
+    """
     from .links import find_links_in, format_links
     _setup_logging(ctx)
-    found = [ln for ln in find_links_in(source) if ln.in_article or all_links]
+    found = [ln for ln in find_links_in(source) if ln.in_article or all_links or explain]
     if as_json:
         _echo_json(found)
     elif found:
-        click.echo(format_links(found))
+        click.echo(format_links(found, explain=explain))
     else:
         click.echo(f"{source}: no media links found", err=True)
 
@@ -442,6 +456,77 @@ def align(ctx: click.Context, article: str, transcript_json: Path, out: Path, as
         click.echo(f"{out / 'alignment.json'}: {s.spoken} spoken, {s.paraphrased} paraphrased, "
                    f"{s.not_spoken} not spoken of {s.sentences} sentences; coverage {s.coverage:.0%}; "
                    f"{s.video_only_spans} video-only spans")
+
+
+@cli.command(epilog=_EXIT_HELP)
+@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@json_option
+@_verbosity
+@click.pass_context
+def index(ctx: click.Context, out: Path, as_json: bool) -> None:
+    """Rebuild OUT/index.sqlite and OUT/index.html from the JSON files in OUT.
+
+    The JSON files are the source of truth; the index (SQLite with FTS5: articles, media, transcript
+    segments, alignments, keyframes with perceptual hashes, reused footage) is derived from them and can
+    be rebuilt at any time. batch and run keep it up to date as they go. It opens as it is in the sqlite3
+    shell and in Datasette; the schema is in mediaproc/archive.py.
+    """
+    from .archive import rebuild_index
+    _setup_logging(ctx)
+    t0 = time.monotonic()
+    try:
+        n = rebuild_index(out)
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot index {out}: {exc}") from None
+    if as_json:
+        _echo_json({"articles": n, "index": str(out / "index.sqlite"), "overview": str(out / "index.html"),
+                    "seconds": round(time.monotonic() - t0, 3)})
+    elif not _quiet(ctx):
+        click.echo(f"indexed {n} articles in {time.monotonic() - t0:.1f} s: {out / 'index.sqlite'}, {out / 'index.html'}")
+
+
+@cli.command(epilog="Exit status: 0 hits found; 1 no hits; 2 usage error or no index.")
+@click.argument("query")
+@click.argument("out", required=False, default="mediaproc-out",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--in", "within", type=click.Choice(["all", "transcripts", "screen", "articles"]), default="all",
+              show_default=True, help="Search transcripts, on-screen text (keyframes, burned-in subtitles), "
+                                      "article text, or all.")
+@click.option("--language", metavar="CODE", help="Only transcript segments in this language (en, ar, ru...) and "
+                                                 "articles written in it.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@json_option
+@_verbosity
+@click.pass_context
+def search(ctx: click.Context, query: str, out: Path, within: str, language: str | None, limit: int,
+           as_json: bool) -> None:
+    """Full-text search of the archive in OUT (default ./mediaproc-out): transcripts, on-screen text and
+    article text.
+
+    QUERY words must all occur; "quoted words" are a phrase; a trailing * a prefix (Damas*); OR and NOT
+    combine. Each hit prints the article, the media and the time, a snippet with the hit in [ ], and the
+    report that opens at that moment (report.html#t=SECONDS&m=MEDIA).
+    """
+    from .archive import search as run_search
+    _setup_logging(ctx)
+    try:
+        hits = run_search(out, query, within=within, language=language, limit=limit)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
+    if as_json:
+        _echo_json([dataclasses.asdict(h) | {"report": str(out / h.report)} for h in hits])
+    else:
+        for h in hits:
+            where = f"{h.media_url or h.media_id} at {clock(h.start)}{' (on screen)' if h.within == 'on screen' else ''}" \
+                if h.within != "article" else "article text"
+            click.echo(f"{h.title or h.article_id} | {where}{f' [{h.language}]' if h.language else ''}\n"
+                       f"    {h.snippet}\n    {out / h.report}")
+    if not hits:
+        if not as_json:
+            click.echo(f"no hits for {query!r} in {out}", err=True)
+        ctx.exit(1)
 
 
 @cli.command(epilog=_EXIT_HELP)

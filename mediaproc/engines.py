@@ -33,8 +33,9 @@ class Engine(Protocol):
                    prompt: str | None) -> tuple[str, list[Segment]]:
         """(language, segments) of ``audio`` (float32 samples); times relative to its first sample."""
 
-    def detect_language(self, audio: Any) -> tuple[str, float]:
-        """(language code, probability) of the speech in ``audio`` (multilingual models only)."""
+    def detect_language(self, audio: Any) -> list[tuple[str, float]]:
+        """(language code, probability) of the speech in ``audio``, most likely first, at least the two
+        most likely (multilingual models only)."""
 
 
 def _device(device: str) -> str:
@@ -87,14 +88,13 @@ class OpenAIWhisper:
                     for s in result["segments"]]
         return result["language"], segments
 
-    def detect_language(self, audio: Any) -> tuple[str, float]:
+    def detect_language(self, audio: Any) -> list[tuple[str, float]]:
         import whisper
 
         with self._lock:
             mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self.whisper_model.dims.n_mels)
             _, probs = self.whisper_model.detect_language(mel.to(self.whisper_model.device))
-        language = max(probs, key=probs.get)
-        return language, float(probs[language])
+        return sorted(((code, float(p)) for code, p in probs.items()), key=lambda lp: -lp[1])
 
 
 @dataclass
@@ -142,9 +142,9 @@ class FasterWhisper:
                     for s in found]  # a generator: decoding happens here
         return info.language, segments
 
-    def detect_language(self, audio: Any) -> tuple[str, float]:
-        language, probability, _ = self.whisper_model.detect_language(audio)
-        return language, float(probability)
+    def detect_language(self, audio: Any) -> list[tuple[str, float]]:
+        _, _, ranked = self.whisper_model.detect_language(audio)
+        return [(code, float(p)) for code, p in ranked]
 
 
 _KINDS: dict[str, type] = {"openai-whisper": OpenAIWhisper, "faster-whisper": FasterWhisper}
@@ -174,7 +174,7 @@ class Auto:
         engine = self.english if language == "en" and options.task == "transcribe" else self.multilingual
         return engine.transcribe(audio, options, language=language, prompt=prompt)
 
-    def detect_language(self, audio: Any) -> tuple[str, float]:
+    def detect_language(self, audio: Any) -> list[tuple[str, float]]:
         return self.multilingual.detect_language(audio)
 
 

@@ -186,6 +186,11 @@ def _pick(media: Path, info: MediaInfo, frames_dir: Path, options: KeyframeOptio
                           error=run.error)
 
 
+def write_keyframes(result: KeyframeResult, out_dir: Path) -> Path:
+    """``keyframes.json`` again, after a later stage added to the frames (their on-screen text)."""
+    return _fs.write_json(Path(out_dir) / "keyframes.json", result)
+
+
 def _swap_in(staging: Path, out_dir: Path, result: KeyframeResult) -> None:
     """Replace ``out_dir``'s keyframes/, sheet and JSON with the staged ones; the JSON last, so a folder with
     a keyframes.json is whole (and no stale frame of an earlier run survives)."""
@@ -196,7 +201,7 @@ def _swap_in(staging: Path, out_dir: Path, result: KeyframeResult) -> None:
     for name in ("keyframes", "contact_sheet.jpg"):
         if (staging / name).exists():
             (staging / name).rename(out_dir / name)
-    _fs.write_json(out_dir / "keyframes.json", result)
+    write_keyframes(result, out_dir)
 
 
 def _distance(a: _Candidate, b: _Candidate) -> float:
@@ -362,8 +367,25 @@ def _finalise(candidates: list[_Candidate], staging: Path) -> list[Keyframe]:
         name = f"{index:04d}_{c.time:.3f}.jpg"
         c.path.rename(staging / name)
         frames.append(Keyframe(index, round(c.time, 3), Path("keyframes") / name, c.width, c.height, c.hash, c.score,
-                               _fs.sha256_file(staging / name)))
+                               _fs.sha256_file(staging / name), _phash(staging / name)))
     return frames
+
+
+_FLAT = 6.0     # grey-level standard deviation below which a frame is a blank (black, a colour card): no shot
+
+
+def _phash(path: Path) -> str | None:
+    """The frame's 64-bit perceptual hash (DCT, imagehash.phash) as 16 hex digits, to find the same shot
+    re-encoded, resized or re-uploaded elsewhere in the archive; None for a blank frame, which every
+    video shares."""
+    import imagehash
+    from PIL import ImageStat
+
+    with Image.open(path) as image:
+        grey = image.convert("L")
+        if ImageStat.Stat(grey).stddev[0] < _FLAT:
+            return None
+        return str(imagehash.phash(grey))
 
 
 def _contact_sheet(out_dir: Path, frames: list[Keyframe]) -> Image.Image:

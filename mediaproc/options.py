@@ -118,6 +118,19 @@ class DownloadOptions(Checked):
 
 
 @dataclass(frozen=True)
+class OcrOptions(Checked):
+    """On-screen text (mediaproc.onscreen)."""
+
+    enabled: bool = option(True, "Read on-screen text on the keyframes with Tesseract (lower thirds, dates, "
+                                 "signs) and set it beside the article.", flag="--ocr")
+    languages: str | None = option(None, "Tesseract languages joined by + (eng+ara+rus; default: English, the "
+                                         "article's language and the speech's).", flag="--ocr-languages",
+                                   metavar="LANGS")
+    subtitles: bool = option(True, "Also sample the bottom of the picture every second for burned-in "
+                                   "subtitles (onscreen.srt).", flag="--ocr-subtitles")
+
+
+@dataclass(frozen=True)
 class KeyframeOptions(Checked):
     """How to pick frames.
 
@@ -181,6 +194,8 @@ class AlignOptions(Checked):
                                            "verbatim.", above=0, max=1)
     paraphrase_threshold: float = option(0.3, "Content-word overlap in (0, 1] above which an unmatched sentence "
                                               "counts as paraphrased.", above=0, max=1)
+    quote_threshold: float = option(0.5, "Score in (0, 1] a quotation's best place must reach to count as found.",
+                                    above=0, max=1, flag="")
     content_word_similarity: float = option(80, "rapidfuzz ratio for two content words to count as the same.",
                                             above=0, max=100, flag="")
     max_candidates: int = option(3, "Candidate places tried per sentence.", min=1, flag="")
@@ -220,8 +235,11 @@ class RunOptions(Checked):
     all_links: bool = option(False, "Also fetch links outside the article body (navigation, related-video "
                                     "rails, footers).")
     embed_images: bool = option(False, "Embed keyframes in report.html instead of linking them.")
+    index: bool = option(True, "Keep OUT/index.sqlite and OUT/index.html up to date (the archive that "
+                               "`mediaproc search` reads).")
     download: DownloadOptions = field(default_factory=DownloadOptions)
     keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
+    ocr: OcrOptions = field(default_factory=OcrOptions)
     transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
     align: AlignOptions = field(default_factory=AlignOptions)
     security: SecurityOptions = field(default_factory=SecurityOptions)

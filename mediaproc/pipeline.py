@@ -31,12 +31,13 @@ from .article import load_document, parse_article
 from .downloads import download_all
 from .engines import Engine, Engines
 from .errors import ArticleError, MediaprocError, NoAudio, UnsafePathError
-from .keyframes import extract_keyframes
+from .keyframes import extract_keyframes, write_keyframes
+from .onscreen import choose_languages, read_onscreen, write_srt
 from .links import find_links
 from .options import RunOptions
 from .report import write_report
 from .schema import (Alignment, Article, Document, DownloadResult, KeyframeResult, Manifest, MediaItem, MediaLink,
-                     StageRecord, Transcript)
+                     OnScreen, StageRecord, Transcript)
 from .transcription import needs_translation, transcribe, translate, write_transcript
 
 log = logging.getLogger("mediaproc")
@@ -61,6 +62,7 @@ class Prepared:
     keyframes: dict[str, KeyframeResult] = field(default_factory=dict)
     transcripts: dict[str, Transcript] = field(default_factory=dict)
     translations: dict[str, Transcript] = field(default_factory=dict)
+    onscreen: dict[str, OnScreen] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -162,6 +164,9 @@ class Pipeline:
             if item.id in prep.downloads:
                 self._check()
                 self._keyframes(prep, item)
+                if self.options.ocr.enabled and item.id in prep.keyframes:
+                    self._check()
+                    self._onscreen(prep, item)
 
     def finish(self, prep: Prepared) -> Manifest:
         """Transcribe, align and report; write the manifest and the completion marker; swap the outputs in."""
@@ -192,7 +197,8 @@ class Pipeline:
             manifest.seconds = round(time.monotonic() - prep.started, 3)
             try:
                 write_report(prep.staging.path, prep.article, manifest, alignments, prep.keyframes,
-                             prep.transcripts, prep.translations, embed_images=self.options.embed_images)
+                             prep.transcripts, prep.translations, prep.onscreen,
+                             embed_images=self.options.embed_images)
                 _fs.write_json(prep.staging.manifest, manifest)
                 _fs.write_json(prep.staging.complete, {"status": manifest.status, "finished": manifest.finished,
                                                        "source": manifest.source, "files": _listing(prep.staging.path)})
@@ -274,6 +280,29 @@ class Pipeline:
             if kf.status == "partial":
                 item.status, item.error = "partial", f"keyframes: {kf.error}"
                 self.emit(f"PARTIAL {item.url}: {item.error}")
+
+    def _onscreen(self, prep: Prepared, item: MediaItem) -> None:
+        """On-screen text of the kept keyframes (and burned-in subtitles), in the preparation thread like
+        the keyframes, so it overlaps the transcription of the article before."""
+        assert prep.staging is not None
+        fetched, kf = prep.downloads[item.id], prep.keyframes[item.id]
+        if not kf.frames or not fetched.info.has_video:
+            return
+        with _stage(item, "onscreen", self.emit) as rec:
+            lang = prep.article.metadata.get("lang") if prep.article else None
+            languages = choose_languages(self.options.ocr, lang)
+            info = fetched.info
+            sub = self.options.ocr.subtitles and info.width and info.height
+            result = read_onscreen(fetched.path, kf, prep.article, languages,
+                                   width=info.width if sub else None, height=info.height if sub else None)
+            media_dir = prep.staging.media(item.id)
+            write_keyframes(kf, media_dir)
+            _fs.write_json(media_dir / "onscreen.json", result)
+            write_srt(result.cues, media_dir / "onscreen.srt")
+            prep.onscreen[item.id] = result
+            if result.error:
+                rec.status, rec.error = "skipped", result.error
+                self.emit(f"SKIPPED on-screen text of {item.url}: {result.error}")
 
     def _transcribe(self, prep: Prepared, item: MediaItem) -> Transcript | None:
         assert prep.staging is not None

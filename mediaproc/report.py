@@ -20,9 +20,10 @@ from typing import Any
 import jinja2
 
 from ._fs import atomic_write_text
-from ._layout import REPORT
+from ._layout import ARCHIVE_JS, REPORT
 from ._text import clock
-from .schema import Alignment, Article, KeyframeResult, Manifest, MediaItem, SentenceAlignment, Transcript
+from .schema import (Alignment, Article, KeyframeResult, Manifest, MediaItem, OnScreen, SentenceAlignment,
+                     Transcript)
 
 _STATUS_COLOUR = {"spoken": "#2e9e2e", "paraphrased": "#d08a00"}
 
@@ -69,8 +70,8 @@ def _img_src(out_dir: Path, rel: str, embed: bool) -> str:
 def _frames(out_dir: Path, item: MediaItem, kf: KeyframeResult | None, embed: bool) -> list[dict[str, Any]]:
     if kf is None:
         return []
-    return [{"time": f.time, "src": _img_src(out_dir, f"media/{item.id}/{f.path.as_posix()}", embed)}
-            for f in kf.frames]
+    return [{"time": f.time, "src": _img_src(out_dir, f"media/{item.id}/{f.path.as_posix()}", embed),
+             "text": [line.text for line in f.text]} for f in kf.frames]
 
 
 def _alignment_map(sentences: list[SentenceAlignment], order: dict[tuple[int, int], int], duration: float
@@ -105,10 +106,11 @@ def _heard(transcript: Transcript | None) -> list[dict[str, Any]]:
 def render_report(out_dir: str | Path, article: Article | None, manifest: Manifest,
                   alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None,
                   transcripts: dict[str, Transcript] | None = None, translations: dict[str, Transcript] | None = None,
-                  *, embed_images: bool = False) -> str:
+                  onscreen: dict[str, OnScreen] | None = None, *, embed_images: bool = False) -> str:
     """The report as one HTML string (CSS and JS inline; keyframes linked or, with ``embed_images``, inlined)."""
     out_dir = Path(out_dir)
     keyframes, transcripts, translations = keyframes or {}, transcripts or {}, translations or {}
+    onscreen = onscreen or {}
     hits = _best_hits(alignments)
     order = {(s.paragraph, s.index): i for i, s in enumerate(article.sentences())} if article else {}
     paragraphs = []
@@ -133,7 +135,8 @@ def render_report(out_dir: str | Path, article: Article | None, manifest: Manife
             "item": item, "alignment": al, "name": Path(item.url).name or item.url,
             "map": _alignment_map(al.sentences, order, float(item.duration)) if al and item.duration else None,
             "frames": _frames(out_dir, item, keyframes.get(item.id), embed_images),
-            "transcript": transcript, "translation": translations.get(item.id), "heard": _heard(transcript)})
+            "transcript": transcript, "translation": translations.get(item.id), "heard": _heard(transcript),
+            "onscreen": onscreen.get(item.id)})
     meta = article.metadata if article else {}
     return _environment().get_template("report.html.j2").render(
         title=(article.title if article else "") or manifest.title or manifest.source,
@@ -147,10 +150,28 @@ def render_report(out_dir: str | Path, article: Article | None, manifest: Manife
 def write_report(out_dir: str | Path, article: Article | None, manifest: Manifest,
                  alignments: dict[str, Alignment], keyframes: dict[str, KeyframeResult] | None = None,
                  transcripts: dict[str, Transcript] | None = None, translations: dict[str, Transcript] | None = None,
-                 *, embed_images: bool = False) -> Path:
-    """Render and write ``out_dir/report.html`` atomically."""
+                 onscreen: dict[str, OnScreen] | None = None, *, embed_images: bool = False) -> Path:
+    """Render and write ``out_dir/report.html`` atomically, with an empty ``archive.js`` beside it until the
+    archive index writes the real one (the report loads it; a missing file would be a console error)."""
+    stub = Path(out_dir) / ARCHIVE_JS
+    if not stub.exists():
+        atomic_write_text(stub, "window.mediaprocArchive = null;  // not indexed yet: `mediaproc index OUT`\n")
     return atomic_write_text(Path(out_dir) / REPORT, render_report(
-        out_dir, article, manifest, alignments, keyframes, transcripts, translations, embed_images=embed_images))
+        out_dir, article, manifest, alignments, keyframes, transcripts, translations, onscreen,
+        embed_images=embed_images))
 
 
-__all__ = ["render_report", "write_report", "language_name"]
+def render_overview(rows: list[dict[str, Any]]) -> str:
+    """``OUT/index.html``: every article of the archive in one sortable, filterable table (self-contained)."""
+    from datetime import datetime, timezone
+
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"] or "pending"] = counts.get(row["status"] or "pending", 0) + 1
+        row["languages_named"] = ", ".join(language_name(c) for c in (row["languages"] or "").split(",") if c)
+    return _environment().get_template("overview.html.j2").render(
+        rows=rows, counts=sorted(counts.items()), css=_asset("report.css"), js=_asset("overview.js"),
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+__all__ = ["render_report", "write_report", "render_overview", "language_name"]

@@ -92,8 +92,22 @@ class Paragraph:
     index: int
     text: str
     sentences: list[Sentence] = field(default_factory=list)
-    kind: str = "body"      # "body" or "boilerplate" (share buttons, disclaimers, donation appeals)
+    kind: str = "body"      # "body"; set aside: "boilerplate" (share buttons, disclaimers), "link" text, "caption"
     span: tuple[int, int] | None = None   # character range in Document.text (text/Markdown sources only)
+
+
+@dataclass
+class Quote:
+    """A direct quotation in the article: ``text`` is ``paragraph``'s text[start:end]; ``sentence`` is the index
+    of the sentence it begins in; ``kind`` "quotation" (in quote marks) or "reported" (after a colon)."""
+
+    paragraph: int
+    sentence: int | None
+    index: int
+    text: str
+    start: int
+    end: int
+    kind: Literal["quotation", "reported"] = "quotation"
 
 
 @dataclass
@@ -102,7 +116,9 @@ class Article:
     title: str = ""
     metadata: dict[str, str] = field(default_factory=dict)   # author, date, url, canonical, sitename, lang
     paragraphs: list[Paragraph] = field(default_factory=list)
+    # Set aside, never aligned: boilerplate, and what is not prose (link texts, captions, credits); ``kind`` says.
     boilerplate: list[Paragraph] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
 
     def sentences(self) -> list[Sentence]:
         """All body sentences in reading order."""
@@ -118,6 +134,7 @@ class MediaLink:
     paragraph: int | None     # index of the nearest Article.paragraphs entry, None if not placeable
     in_article: bool = True   # False for navigation, ads, related-video rails, footers
     fallbacks: list[str] = field(default_factory=list)   # other URLs of the same media, best first
+    evidence: list[str] = field(default_factory=list)    # why in_article is what it is (``links --explain``)
 
 
 # --- media ---------------------------------------------------------------------------------------------------
@@ -238,6 +255,16 @@ class Transcript:
 # --- keyframes -----------------------------------------------------------------------------------------------
 
 @dataclass
+class TextLine:
+    """One line of text read on a frame: Tesseract's words joined, ``box`` (x, y, width, height) in the
+    full-resolution frame, ``confidence`` the mean of its words' (0-100)."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    confidence: float
+
+
+@dataclass
 class Keyframe:
     """One kept frame. ``path`` is relative to the media directory (``keyframes/NNNN_<seconds>.jpg``).
 
@@ -253,6 +280,8 @@ class Keyframe:
     hash: str
     score: float | None = None
     sha256: str | None = None
+    phash: str | None = None       # 64-bit perceptual hash (16 hex), for reused footage; None for a blank frame
+    text: list[TextLine] = field(default_factory=list)   # on-screen text (mediaproc.onscreen)
 
 
 @dataclass
@@ -299,6 +328,38 @@ class SentenceAlignment:
     words: list[WordPair] = field(default_factory=list)   # spoken sentences only
 
 
+QuoteVerdict = Literal["verbatim", "minor", "changed", "not_found"]
+"""How the spoken words compare with a quotation: ``verbatim`` the same words (fillers ignored); ``minor`` the
+differences an ASR makes (similar-sounding words, a function word); ``changed`` a content word substituted,
+added or dropped, a negation or a number not the same; ``not_found`` nothing close enough was said."""
+
+
+@dataclass
+class QuoteDifference:
+    """One difference between a quote and what was said: ``kind`` number, negation, substituted, dropped,
+    added, sound-alike or function word; ``start`` when the spoken words (or the gap) begin."""
+
+    kind: str
+    article: str | None
+    spoken: str | None
+    start: float | None = None
+
+
+@dataclass
+class QuoteAlignment:
+    paragraph: int
+    sentence: int | None
+    index: int
+    text: str
+    verdict: QuoteVerdict
+    start: float | None = None           # the first spoken word that matched a word of the quote
+    end: float | None = None             # the last one
+    score: float = 0.0
+    spoken_text: str = ""
+    differences: list[QuoteDifference] = field(default_factory=list)
+    word_span: list[int] | None = None
+
+
 @dataclass
 class VideoOnlySpan:
     start: float
@@ -320,6 +381,7 @@ class AlignmentSummary:
     video_only_spans: int
     method: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)
+    quotes: dict[str, int] = field(default_factory=dict)    # verdict -> count
 
 
 @dataclass
@@ -329,9 +391,52 @@ class Alignment:
     sentences: list[SentenceAlignment]
     video_only: list[VideoOnlySpan]
     summary: AlignmentSummary
+    quotes: list[QuoteAlignment] = field(default_factory=list)
     transcript: str = "transcript.json"   # which transcript file of the media item was aligned
     language: str = "en"                  # the language of that transcript
     note: str | None = None               # why it was aligned against a translation, or not at all
+
+
+# --- on-screen text ---------------------------------------------------------------------------------------
+
+@dataclass
+class OnScreenCue:
+    """Text that stays at the bottom of the picture over consecutive sampled frames: a burned-in subtitle."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
+
+
+OnScreenKind = Literal["name", "date", "number"]
+
+
+@dataclass
+class OnScreenMatch:
+    """Something read on screen set beside the article: ``agrees`` (the article has it too) or ``differs``
+    (a date on screen the article does not give, while it gives others: for the user to check, never a
+    verdict that either is false)."""
+
+    kind: OnScreenKind
+    verdict: Literal["agrees", "differs"]
+    on_screen: str                       # as read
+    time: float
+    article: list[str] = field(default_factory=list)   # the article's matching text, or its other dates
+    paragraph: int | None = None
+
+
+@dataclass
+class OnScreen:
+    """What the frames of one media item say. ``languages``: the Tesseract languages used."""
+
+    languages: list[str]
+    frames_read: int = 0
+    bands_read: int = 0
+    seconds: float = 0.0
+    cues: list[OnScreenCue] = field(default_factory=list)
+    matches: list[OnScreenMatch] = field(default_factory=list)
+    error: str | None = None
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -448,7 +553,8 @@ def dumps(obj: Any) -> str:
 
 
 __all__ = ["SCHEMA_VERSION", "StageStatus", "ItemStatus", "ArticleStatus", "SentenceStatus", "KeyframeStatus",
-           "Origin", "Document", "Sentence", "Paragraph", "Article", "MediaLink", "MediaInfo", "DownloadResult",
-           "Word", "Segment", "LanguageRegion", "Transcript", "Keyframe", "KeyframeResult", "WordPair", "SentenceAlignment",
+           "Origin", "Document", "Sentence", "Paragraph", "Quote", "Article", "QuoteVerdict", "QuoteDifference",
+           "QuoteAlignment", "MediaLink", "MediaInfo", "DownloadResult",
+           "Word", "Segment", "LanguageRegion", "Transcript", "TextLine", "Keyframe", "KeyframeResult", "OnScreenCue", "OnScreenMatch", "OnScreen", "WordPair", "SentenceAlignment",
            "VideoOnlySpan", "AlignmentSummary", "Alignment", "StageRecord", "MediaItem", "Manifest",
            "BatchSummary", "dump", "load", "dumps"]

@@ -45,6 +45,8 @@ def make_article(rng: random.Random, n_words: int) -> Article:
     paragraphs, total = [], 0
     while total < n_words:
         texts = [" ".join(_sentence(rng, vocab, weights)) for _ in range(rng.randint(2, 6))]
+        # One sentence in eight is a direct quote, so the quote alignment runs at scale too.
+        texts = [f"\u201c{t}\u201d" if rng.random() < 0.125 else t for t in texts]
         k = len(paragraphs)
         paragraphs.append(Paragraph(k, " ".join(texts),
                                     [Sentence(k, i, t, 0, len(t)) for i, t in enumerate(texts)]))
@@ -80,7 +82,7 @@ def make_transcript(rng: random.Random, article: Article, seconds: float) -> tup
             truth.update({(s.paragraph, s.index): ("absent", None) for s in p.sentences})
             continue
         for s in p.sentences:
-            words = s.text.split()
+            words = s.text.replace("\u201c", "").replace("\u201d", "").split()   # no quote marks in speech
             how = "spoken"
             if rng.random() < 0.1:
                 rng.shuffle(words)
@@ -148,6 +150,7 @@ def main() -> None:
           f"coverage {s.coverage:.2f}; transcript words aligned {s.aligned_word_share:.2f}; "
           f"{s.video_only_spans} video-only spans")
     print(accuracy(result, truth))
+    print(f"quotes: {len(result.quotes)} in the article, verdicts {s.quotes}")
     print(f"{'measure':<34}{'value':>10}{'target':>10}{'ratio':>8}")
     for name, value, target in (("align() seconds, cold cache", timings["cold"], TARGET_SECONDS),
                                 ("align() seconds, warm cache", timings["warm"], TARGET_SECONDS),

@@ -15,6 +15,14 @@ command -v ffmpeg  >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# On-screen text (mediaproc.onscreen): Tesseract 5 and the scripts our users meet most.
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
+# Fonts the generated test media are drawn with (mediaproc.testing.synth), and fribidi for Arabic shaping.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+ldconfig -p 2>/dev/null | grep -q libfribidi || need_apt+=(libfribidi0)
+for lang in eng ara rus tur ukr fra deu; do
+    [ -f "/usr/share/tesseract-ocr/5/tessdata/$lang.traineddata" ] || need_apt+=("tesseract-ocr-$lang")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -81,6 +81,8 @@ PUBLIC = [
     "TranscribeOptions", "Transcript", "UnsafePathError", "Word", "__version__", "align", "download", "download_all",
     "extract_keyframes", "find_links", "load_alignment", "load_article", "load_document", "load_transcript", "process",
     "read_article", "run_batch", "transcribe", "translate", "write_alignment", "write_report", "write_transcript",
+    "Quote", "QuoteAlignment", "TextLine", "OnScreen", "OcrOptions", "find_quotes", "read_onscreen", "rebuild_index",
+    "search",
 ]
 
 

@@ -59,3 +59,30 @@ def test_embed_images_makes_the_page_self_contained(tmp_path: Path) -> None:
     frames = _keyframe(tmp_path)
     page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, frames, embed_images=True)
     assert "data:image/jpeg;base64," in page and "keyframes/0001_0.000.jpg" not in page
+
+
+def test_suspect_segments_are_greyed_with_their_reason_and_languages_shown(tmp_path: Path) -> None:
+    from mediaproc.schema import LanguageRegion, Segment, Transcript
+    heard = Transcript("ar", "base", "faster-whisper", 10.0, [
+        Segment(0, 0.5, 3.0, " كلام حقيقي", language="ar"),
+        Segment(1, 3.0, 6.0, f" Thank you for watching {HOSTILE}", language="ar", suspect=True,
+                suspect_reasons=["low confidence (average log-probability -1.40 < -1.0)"])],
+        regions=[LanguageRegion(0.5, 6.0, "ar", 0.97, [(0.5, 6.0)])])
+    english = Transcript("en", "base", "faster-whisper", 10.0, [Segment(0, 0.5, 3.0, " real words", language="ar")],
+                         task="translate")
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": _alignment()}, {},
+                         {"clip-1": heard}, {"clip-1": english})
+    assert page.count('class="seg suspect"') == 1 and "low confidence (average log-probability" in page
+    assert "Arabic 0:00–0:06 (97%)" in page and "English translation" in page and "real words" in page
+    assert HOSTILE not in page
+
+
+def test_quotes_show_their_verdict_and_what_was_said_instead(tmp_path: Path) -> None:
+    from mediaproc.schema import QuoteAlignment, QuoteDifference
+    al = _alignment()
+    al.quotes = [QuoteAlignment(0, 0, 0, "Seventeen families will get homes", "changed", 2.5, 4.0, 0.8,
+                                "Seventy families will get homes", [QuoteDifference("number", "17", "70", 2.5)]),
+                 QuoteAlignment(0, 1, 1, f"never said {HOSTILE}", "not_found")]
+    page = render_report(tmp_path, _article(), _manifest(), {"clip-1": al})
+    assert 'class="q-changed"' in page and "number: article <b>17</b>, spoken <b>70</b>" in page
+    assert "Seventy families will get homes" in page and 'class="q-not_found"' in page and HOSTILE not in page

@@ -136,6 +136,26 @@ def audio_only(path: str | Path, sentences: list[str], *, pause: float = 0.5, vo
     return Narrated(path, len(audio) / RATE, spoken, [])
 
 
+def scenes_video(path: str | Path, scenes: list[str], *, seconds: float = 3.0, size: str = "640x360",
+                 fps: int = 25, bitrate: str = "800k") -> Path:
+    """Textured shots one after another (lavfi sources such as ``testsrc2``, ``mandelbrot``, ``smptebars``,
+    ``cellauto``), each ``seconds`` long, with a silent audio track: footage for perceptual hashing, where a
+    flat colour would be no shot at all. The same scene at another ``size`` and ``bitrate`` is a re-encode."""
+    inputs: list[str] = []
+    for scene in scenes:
+        inputs += ["-f", "lavfi", "-i", f"{scene}=s={size}:r={fps}"]
+    n = len(scenes)
+    total = n * seconds
+    graph = "".join(f"[{i}:v]trim=duration={seconds},setpts=PTS-STARTPTS,setsar=1,format=yuv420p[v{i}];"
+                    for i in range(n)) + \
+        "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    _ffmpeg(*inputs, "-f", "lavfi", "-i", f"anullsrc=r=44100:cl=mono:d={total}", "-filter_complex", graph,
+            "-map", "[v]", "-map", f"{n}:a", "-c:v", "libx264", "-preset", "veryfast", "-b:v", bitrate,
+            "-force_key_frames", ",".join(f"{i * seconds:.3f}" for i in range(n)), "-c:a", "aac", "-shortest",
+            "-movflags", "+faststart", str(path))
+    return Path(path)
+
+
 def static_video(path: str | Path, seconds: float, *, size: str = "640x360", fps: int = 25,
                  gop_seconds: float = 2.0) -> Path:
     """One unchanging shot (a test card) with a silent audio track."""
@@ -182,3 +202,53 @@ def html_as_media(dst: str | Path) -> Path:
     Path(dst).write_text("<!doctype html><html><head><title>404 Not Found</title></head>"
                          "<body><h1>Not Found</h1><p>The video you requested is gone.</p></body></html>\n")
     return Path(dst)
+
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"          # fonts-dejavu-core (scripts/setup.sh)
+ARABIC_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"      # Debian's ara model misreads the bold
+
+
+def _text_frame(path: Path, background: tuple[int, int, int], texts: list[tuple[str, tuple[int, int], int]],
+                *, box: tuple[int, int, int, int] | None = None, font: str = FONT) -> Path:
+    """A 1280x720 still: a striped background (a shot, not a flat card), an optional caption box, white text."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1280, 720), background)
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 1280, 80):
+        draw.line([(x, 0), (x + 300, 720)], fill=tuple(min(255, c + 25) for c in background), width=18)
+    if box:
+        draw.rectangle(box, fill=(20, 30, 60))
+    for text, xy, size in texts:
+        draw.text(xy, text, font=ImageFont.truetype(font, size), fill=(255, 255, 255))
+    image.save(path)
+    return path
+
+
+NEWS_SUBTITLES = ["The convoy reached the border", "at dawn on Tuesday", "Aid trucks waited for hours",
+                  "before the crossing opened"]
+
+
+def news_clip(root: str | Path) -> Path:
+    """22 s of 1280x720 H.264 with on-screen text at known times: a lower third "Ahmed Hassan / Idlib,
+    Syria" (0-3 s), the date 12.03.2024 (3-6), the Arabic line "مدينة حلب" (6-9), the four
+    :data:`NEWS_SUBTITLES` burned in over one shot (9-19, 2.5 s each), a shot without text (19-22)."""
+    root = Path(root)
+    lower = [("Ahmed Hassan", (60, 560), 54), ("Idlib, Syria", (60, 630), 40)]
+    scenes = [(_text_frame(root / "a.png", (40, 120, 40), lower, box=(40, 545, 700, 690)), 3.0),
+              (_text_frame(root / "b.png", (160, 40, 40), [("12.03.2024", (80, 80), 72)]), 3.0),
+              (_text_frame(root / "c.png", (40, 60, 160), [("مدينة حلب", (420, 300), 90)], font=ARABIC_FONT), 3.0)]
+    for i, line in enumerate(NEWS_SUBTITLES):
+        scenes.append((_text_frame(root / f"s{i}.png", (40, 40, 40), [(line, (200, 610), 48)]), 2.5))
+    scenes.append((_text_frame(root / "e.png", (150, 110, 160), []), 3.0))
+    args: list[str] = []
+    graph = ""
+    for i, (png, seconds) in enumerate(scenes):
+        args += ["-loop", "1", "-framerate", "25", "-t", str(seconds), "-i", str(png)]
+        graph += f"[{i}:v]format=yuv420p,setsar=1[v{i}];"
+    n = len(scenes)
+    graph += "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    clip = root / "news.mp4"
+    _ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+            str(clip))
+    return clip
