@@ -324,7 +324,7 @@ def links(ctx: click.Context, source: str, all_links: bool, explain: bool, as_js
     if as_json:
         _echo_json(found)
     elif found:
-        click.echo(format_links(found, explain=explain))
+        click.echo(printable(format_links(found, explain=explain)))    # URLs and class names from pages
     else:
         click.echo(f"{source}: no media links found", err=True)
 
@@ -521,8 +521,8 @@ def search(ctx: click.Context, query: str, out: Path, within: str, language: str
         for h in hits:
             where = f"{h.media_url or h.media_id} at {clock(h.start)}{' (on screen)' if h.within == 'on screen' else ''}" \
                 if h.within != "article" else "article text"
-            click.echo(f"{h.title or h.article_id} | {where}{f' [{h.language}]' if h.language else ''}\n"
-                       f"    {h.snippet}\n    {out / h.report}")
+            click.echo(printable(f"{h.title or h.article_id} | {where}{f' [{h.language}]' if h.language else ''}\n"
+                                 f"    {h.snippet}\n    {out / h.report}"))    # text from pages: no escapes
     if not hits:
         if not as_json:
             click.echo(f"no hits for {query!r} in {out}", err=True)

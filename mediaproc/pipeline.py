@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from . import __version__, _ffmpeg, _fs, _net
-from ._layout import ArticleDir, Cache, article_id, media_id
+from ._layout import ARCHIVE_JS, ArticleDir, Cache, article_id, media_id
 from .alignment import align_media, article_language, write_alignment, write_corrected_subtitles
 from .article import load_document, parse_article
 from .downloads import download_all
@@ -431,12 +431,14 @@ def _stage(item: MediaItem, name: str, emit: Callable[[str], None]) -> Iterator[
 
 
 def _listing(folder: Path) -> dict[str, list[int]]:
-    """Every file of an article folder with its size and modification time, for the resume check."""
+    """Every file of an article folder with its size and modification time, for the resume check; not
+    ``archive.js``, which the archive index rewrites whenever what it knows of the article changes."""
     listing = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.name.startswith(".mediaproc-"):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.name.startswith(".mediaproc-") and rel != ARCHIVE_JS:
             st = path.stat()
-            listing[path.relative_to(folder).as_posix()] = [st.st_size, st.st_mtime_ns]
+            listing[rel] = [st.st_size, st.st_mtime_ns]
     return listing
 
 

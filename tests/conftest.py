@@ -144,7 +144,8 @@ def article_outputs(out: Path) -> dict[str, str]:
     """Relative paths of every output file, with the transcript texts (other contents hold timings)."""
     files = {}
     for p in sorted(out.rglob("*")):
-        if p.is_file() and p.name not in ("batch-summary.json", ".mediaproc.lock"):
+        if p.is_file() and p.name not in ("batch-summary.json", ".mediaproc.lock", "index.sqlite-wal",
+                                          "index.sqlite-shm"):
             rel = str(p.relative_to(out))
             files[rel] = p.read_text() if p.name == "transcript.txt" else ""
     return files
