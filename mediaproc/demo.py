@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .archive import rebuild_index
 from .options import RunOptions
 from .pipeline import process
 from .testing import synth
@@ -75,6 +76,7 @@ def run_demo(out: Path, *, keep_serving: bool = False, echo: Callable[[str], Non
         echo(f"serving it on {srv.base_url}; running the pipeline on {url}")
         t0 = time.monotonic()
         manifest = process(url, RunOptions(out=out), on_event=echo)
+        rebuild_index(out)               # the archive, as run and batch keep it: index.sqlite, index.html
         echo(f"done in {time.monotonic() - t0:.1f} s; status {manifest.status}")
         art_dir = out / manifest.article_id
         for item in manifest.items:
@@ -88,7 +90,8 @@ def run_demo(out: Path, *, keep_serving: bool = False, echo: Callable[[str], Non
                      f"{s['paraphrased']} paraphrased, {s['not_spoken']} not spoken "
                      f"(coverage {s['coverage']:.0%}); {s['video_only_spans']} passage(s) only in the video")
             echo(f"files: {media_dir}")
-        echo(f"\nreport: {art_dir / 'report.html'}\nmanifest: {art_dir / 'manifest.json'}")
+        echo(f"\nreport: {art_dir / 'report.html'}\nmanifest: {art_dir / 'manifest.json'}\n"
+             f"archive: {out / 'index.html'} (mediaproc search WORDS {out})")
         if keep_serving:
             echo(f"serving {srv.base_url} until Ctrl-C")
             try:
