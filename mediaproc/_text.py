@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def clock(seconds: float, decimals: int = 0) -> str:
     """``m:ss`` (``h:mm:ss`` past an hour), with ``decimals`` digits of the second: how people read times."""
@@ -20,6 +22,12 @@ def short_url(url: str, limit: int = 120) -> str:
     return url if len(url) <= limit else url[: limit - 3] + "..."
 
 
+def fold(text: str) -> str:
+    """``text`` casefolded without diacritics, as FTS5's unicode61 tokenizer compares words ("Straße" and
+    "STRASSE", "Şam" and "sam" fold alike)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch))
+
+
 def printable(text: str) -> str:
     """``text`` safe to print on a terminal: control characters (escape sequences that could retitle the
     window or write the clipboard) shown as ``\\xNN``."""
@@ -30,4 +38,4 @@ def megabytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
-__all__ = ["clock", "short_url", "printable", "megabytes"]
+__all__ = ["clock", "fold", "short_url", "printable", "megabytes"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import _fs
-from ._layout import ARCHIVE_JS, ARTICLE_JSON, COMPLETE, INDEX, MANIFEST, OVERVIEW, REPORT
+from ._text import fold
+from ._layout import ARCHIVE_JS, ArticleDir, ARTICLE_JSON, COMPLETE, INDEX, MANIFEST, OVERVIEW, REPORT
 
 SCHEMA_VERSION = 1
 # Two keyframes show the same shot when their 64-bit pHashes differ in at most this many bits. Measured with
@@ -114,30 +114,37 @@ def connect(out: str | Path) -> sqlite3.Connection:
 
 
 def article_dirs(out: Path) -> list[Path]:
-    return sorted(p.parent for p in out.glob(f"*/{MANIFEST}"))
+    """The article folders of ``out`` that mediaproc wrote (its manifest names the folder; not a link):
+    a folder of someone else's that happens to hold a manifest.json is neither read nor written."""
+    return sorted(p.parent for p in out.glob(f"*/{MANIFEST}") if ArticleDir(p.parent).is_ours())
 
 
 def rebuild_index(out: str | Path) -> int:
-    """Build ``OUT/index.sqlite`` afresh from the JSON files (the old index is replaced at the end, so a
-    reader never sees half of it), then the overview page; the number of articles indexed."""
+    """Build ``OUT/index.sqlite`` afresh from the JSON files (built in a private temporary folder and moved
+    over the old index at the end, so a reader never sees half of it), then the overview page; the number
+    of articles indexed."""
     out = Path(out)
-    staging = out / f".{INDEX}.rebuild"
-    for leftover in (staging, Path(f"{staging}-wal"), Path(f"{staging}-shm")):
-        if leftover.exists():
-            _fs.remove(leftover)
-    conn = sqlite3.connect(staging)
-    conn.executescript(SCHEMA)
-    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    dirs = article_dirs(out)
-    with conn:
-        for art_dir in dirs:
-            _insert_article(conn, art_dir)
-        _link_all_reuse(conn)
-    conn.close()
-    for suffix in ("-wal", "-shm"):
-        if Path(f"{out / INDEX}{suffix}").exists():
-            _fs.remove(Path(f"{out / INDEX}{suffix}"))
-    staging.replace(out / INDEX)
+    _fs.remove_leftovers(out, "index-")              # what a killed rebuild left
+    staging_dir = _fs.temp_dir("index", out)
+    try:
+        staging = staging_dir / INDEX
+        conn = sqlite3.connect(staging)
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        dirs = article_dirs(out)
+        with conn:
+            for art_dir in dirs:
+                _insert_article(conn, art_dir)
+            _link_all_reuse(conn)
+        conn.close()
+        if (out / INDEX).exists():
+            # Let SQLite fold the old index's write-ahead log back and delete it: a -wal file left beside
+            # the new database would be replayed into it.
+            with closing(sqlite3.connect(out / INDEX)) as old:
+                old.execute("PRAGMA journal_mode=DELETE")
+        staging.replace(out / INDEX)
+    finally:
+        _fs.remove_temp_dir(staging_dir)
     with closing(connect(out)) as conn:
         write_archive_js(out, conn, [d.name for d in dirs])
         write_overview(out, conn)
@@ -446,20 +453,16 @@ def _top(conn: sqlite3.Connection, table: str, join: str, where: str, params: tu
                         f"{where} ORDER BY f.rank LIMIT ?", (match, since, *params, limit)).fetchall()
 
 
-def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
-
-
 def snippet(text: str, match: str, width: int = 12) -> str:
     """About ``width`` words of ``text`` around the first hit of the FTS5 query ``match``, hits in [ ]
     (words compared as FTS5's unicode61 tokenizer does: case and diacritics folded, ``*`` a prefix).
     Made here, not by FTS5's snippet(), which re-reads every matching row to make a handful."""
-    terms = [(t.rstrip("*"), t.endswith("*")) for t in re.findall(r"[^\s()]+", _fold(match).replace('"', ""))
+    terms = [(t.rstrip("*"), t.endswith("*")) for t in re.findall(r"[^\s()]+", fold(match).replace('"', ""))
              if t not in ("and", "or", "not", "near")]
     words = text.split()
 
     def hit(word: str) -> bool:
-        w = re.sub(r"\W+", "", _fold(word))
+        w = re.sub(r"\W+", "", fold(word))
         return any(w.startswith(t) if prefix else w == t for t, prefix in terms if t)
 
     marks = [hit(w) for w in words]

@@ -24,7 +24,6 @@ import re
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from . import _ffmpeg
+from ._text import fold
 from .errors import MediaError
 from .options import OcrOptions
 from .schema import Article, KeyframeResult, OnScreen, OnScreenCue, OnScreenMatch, TextLine
@@ -292,10 +292,6 @@ _DATES = [
 _NAME = re.compile(r"\b[A-ZÀ-ÖØ-ÞА-ЯЁ][\w'’\-]{2,}(?:\s+[A-ZÀ-ÖØ-ÞА-ЯЁ][\w'’\-]{2,})*")
 
 
-def _fold(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch))
-
-
 def dates(text: str) -> list[tuple[str, tuple[int, int, int]]]:
     """(as written, (year, month, day)) of each date in ``text`` in the common numeric and written forms."""
     found = []
@@ -320,7 +316,7 @@ def match_article(article: Article | None, readings: Iterable[_Read]) -> list[On
     """Names and dates read on screen set beside the article's text (see the module's docstring)."""
     if article is None or not article.paragraphs:
         return []
-    paragraphs = [(p.index, p.text, _fold(p.text)) for p in article.paragraphs]
+    paragraphs = [(p.index, p.text, fold(p.text)) for p in article.paragraphs]
     article_dates = {d: (shown, index) for index, text, _ in paragraphs for shown, d in dates(text)}
     out: list[OnScreenMatch] = []
     seen: set[tuple[str, str]] = set()
@@ -338,12 +334,12 @@ def match_article(article: Article | None, readings: Iterable[_Read]) -> list[On
                                          sorted({t for t, _ in article_dates.values()})))
         for m in _NAME.finditer(reading.text):
             name = m.group(0)
-            key = ("name", _fold(name))
+            key = ("name", fold(name))
             if key in seen or len(name) < 4:
                 continue
             seen.add(key)
             hit = next(((index, text) for index, text, folded in paragraphs
-                        if re.search(rf"(?<!\w){re.escape(_fold(name))}(?!\w)", folded)), None)
+                        if re.search(rf"(?<!\w){re.escape(fold(name))}(?!\w)", folded)), None)
             if hit:
                 out.append(OnScreenMatch("name", "agrees", name, reading.time, [name], hit[0]))
     return out

@@ -199,3 +199,19 @@ def test_a_real_batch_finds_reused_footage_and_survives_a_kill(tmp_path: Path) -
     assert any(h["article"].startswith("b-reupload") for h in data["also_seen"])
     assert (out / "index.html").is_file()
     assert "b-reupload" in (out / "index.html").read_text()
+
+
+def test_a_planted_manifest_is_neither_indexed_nor_written_into(small: Path) -> None:
+    planted = small / "evidence"
+    planted.mkdir()
+    (planted / "manifest.json").write_text(json.dumps({"article_id": "someone-else", "source": "x", "items": []}))
+    (planted / "notes.txt").write_text("mine")
+    stale = small / ".mediaproc-index-killed"        # a rebuild killed half way, with its mark
+    stale.mkdir()
+    (stale / ".mediaproc-temp").touch()
+    (stale / "index.sqlite").write_text("half")
+    assert archive.rebuild_index(small) == 5
+    assert sorted(p.name for p in planted.iterdir()) == ["manifest.json", "notes.txt"]
+    assert not stale.exists() and not list(small.glob(".mediaproc-index-*"))
+    with closing(sqlite3.connect(small / "index.sqlite")) as conn:
+        assert conn.execute("SELECT count(*) FROM articles WHERE id='evidence'").fetchone() == (0,)
